@@ -3,7 +3,6 @@
  * order and stops at the first failing rule; every message names the option and its value. */
 #include "core/config.h"
 
-#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 
