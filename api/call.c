@@ -1,0 +1,70 @@
+/* call.c: helpers shared by the route handlers: the body's media type and JSON answers.
+ * Knows nothing of any particular route. */
+#include "api/call.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "api/name.h"
+
+bool hbn_call_media_type_is(const char *ct, const char *type)
+{
+    size_t len, tlen = strlen(type);
+
+    if (ct == NULL)
+        return false;
+    ct += strspn(ct, " \t");
+    len = strcspn(ct, ";");
+    while (len > 0 && (ct[len - 1] == ' ' || ct[len - 1] == '\t'))
+        len--;
+    return len == tlen && strncasecmp(ct, type, tlen) == 0;
+}
+
+hbn_status hbn_call_require_json(const hbn_call *call, hbn_err *err)
+{
+    const char *ct = call->req->content_type;
+    char shown[64];
+
+    if (ct == NULL || hbn_call_media_type_is(ct, "application/json"))
+        return HBN_OK;
+    hbn_name_excerpt(ct, strlen(ct), shown, sizeof shown);
+    return hbn_err_set(err, HBN_E_UNSUPPORTED_MEDIA_TYPE,
+                       "Content-Type must be application/json, got '%s'", shown);
+}
+
+hbn_status hbn_call_respond(hbn_call *call, int http, hbn_strbuf *sb, hbn_err *err)
+{
+    size_t len;
+    char *body = hbn_strbuf_take(sb, &len);
+
+    if (body == NULL)
+        return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory while writing the response");
+    hbn_response_set_body(call->res, http, "application/json", body, len);
+    return HBN_OK;
+}
+
+bool hbn_call_body_empty(const hbn_call *call)
+{
+    size_t i;
+
+    for (i = 0; i < call->req->body_len; i++) {
+        uint8_t c = call->req->body[i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            return false;
+    }
+    return true;
+}
+
+hbn_status hbn_call_deferred(const hbn_err *body, hbn_err *err)
+{
+    if (body->status != HBN_OK)
+        *err = *body;
+    return body->status;
+}
+
+const float *hbn_call_floats(const hbn_tensor *t)
+{
+    static const float none[1] = {0.0f};
+
+    return t->data != NULL ? t->data : none;
+}
