@@ -1,0 +1,401 @@
+/* check_http.c: Check tests of server/http.c over real sockets: the daemon's transport is started
+ * on 127.0.0.1 port 0 with the real api/ and registry, and raw HTTP/1.1 bytes are written to it,
+ * so framing rules (400, 411, 413 before any body byte, no 100 Continue), the API key, raw paths,
+ * request ids, keep-alive, the compute cap, metrics and draining are seen as a client sees them.
+ * Every wait is bounded by a socket timeout. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "server/http.h"
+#include "server/registry.h"
+
+#define REPLY_MAX 65536
+
+static hbn_options opts;
+static hbn_registry *reg;
+static hbn_metrics *metrics;
+static hbn_lifecycle *life;
+static hbn_permits *permits;
+static hbn_api api;
+static hbn_http *http;
+static unsigned port;
+
+static size_t layer_count(void *ctx)
+{
+    return hbn_registry_count(ctx);
+}
+
+/* Starts the transport with ARGV's flags (NULL-terminated) and KEY. */
+static void start(const char *key, char *const *flags)
+{
+    static char prog[] = "hyperbnd", zero[] = "0", port_flag[] = "--port";
+    char *argv[16] = {prog, port_flag, zero};
+    int argc = 3;
+    hbn_registry_options ro = {0};
+    hbn_metrics_gauges g;
+    hbn_http_config cfg;
+
+    for (; flags != NULL && *flags != NULL; flags++)
+        argv[argc++] = *flags;
+    ck_assert_int_eq(hbn_options_parse(argc, argv, NULL, &opts, NULL), HBN_OK);
+    ck_assert_int_eq(hbn_registry_create(&ro, &reg, NULL), HBN_OK);
+    ck_assert_int_eq(hbn_lifecycle_create(&life, NULL), HBN_OK);
+    ck_assert_int_eq(hbn_permits_create(opts.threads, &permits, NULL), HBN_OK);
+    g = (hbn_metrics_gauges){.layers = layer_count, .layers_ctx = reg,
+                             .inflight = hbn_lifecycle_inflight, .inflight_ctx = life};
+    ck_assert_int_eq(hbn_metrics_create(&g, &metrics, NULL), HBN_OK);
+    memset(&api, 0, sizeof api);
+    hbn_registry_store(reg, &api.store);
+    api.version = "test";
+    api.not_ready_reason = hbn_lifecycle_not_ready_reason;
+    api.ready_ctx = life;
+    api.render_metrics = hbn_metrics_render;
+    api.metrics_ctx = metrics;
+    cfg = (hbn_http_config){.opts = &opts, .api = &api, .api_key = key, .metrics = metrics,
+                            .life = life, .permits = permits};
+    ck_assert_int_eq(hbn_http_start(&cfg, &http, NULL), HBN_OK);
+    port = hbn_http_port(http);
+    ck_assert_uint_ne(port, 0);
+    hbn_lifecycle_set_ready(life);
+}
+
+static void setup_plain(void) { start(NULL, NULL); }
+static void setup_key(void) { start("s3cret", NULL); }
+static void setup_small(void)
+{
+    static char f1[] = "--max-body-bytes", v1[] = "200", f2[] = "--threads", v2[] = "1";
+    static char *const flags[] = {f1, v1, f2, v2, NULL};
+
+    start(NULL, flags);
+}
+
+static void teardown(void)
+{
+    hbn_http_stop(http);
+    hbn_metrics_free(metrics);
+    hbn_permits_free(permits);
+    hbn_lifecycle_free(life);
+    hbn_registry_free(reg);
+}
+
+/* ---- a raw client ----------------------------------------------------------------------- */
+
+static int dial(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct timeval tv = {5, 0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *data)
+{
+    size_t n = strlen(data);
+
+    while (n > 0) {
+        ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
+
+        ck_assert_int_gt(k, 0);
+        data += k;
+        n -= (size_t)k;
+    }
+}
+
+/* Reads one response (head + Content-Length body) into BUF[REPLY_MAX]; returns its status. */
+static int read_reply(int fd, char *buf)
+{
+    size_t len = 0;
+    char *end = NULL, *cl;
+    size_t need = 0;
+    int status = 0;
+
+    for (;;) {
+        ssize_t k;
+
+        if (end != NULL && len >= need)
+            break;
+        k = recv(fd, buf + len, REPLY_MAX - 1 - len, 0);
+        ck_assert_msg(k > 0, "no complete response (read %zd, errno %d)", k, errno);
+        len += (size_t)k;
+        buf[len] = '\0';
+        if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+            cl = strcasestr(buf, "\r\nContent-Length: ");
+            need = (size_t)(end + 4 - buf) + (cl != NULL && cl < end ? strtoul(cl + 18, NULL, 10)
+                                                                      : 0);
+        }
+    }
+    ck_assert_int_eq(sscanf(buf, "HTTP/1.1 %d", &status), 1);
+    return status;
+}
+
+/* One request on a fresh connection; the status, with the response in BUF. */
+static int exchange(const char *request, char *buf)
+{
+    int fd = dial(), status;
+
+    send_all(fd, request);
+    status = read_reply(fd, buf);
+    close(fd);
+    return status;
+}
+
+#define HAS(buf, s) ck_assert_msg(strstr(buf, s) != NULL, "missing '%s' in:\n%s", s, buf)
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+START_TEST(test_live_and_request_ids)
+{
+    char buf[REPLY_MAX];
+    const char *id;
+
+    ck_assert_int_eq(exchange("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", buf), 200);
+    HAS(buf, "{\"live\":true}");
+    id = strcasestr(buf, "\r\nX-Request-Id: ");
+    ck_assert_ptr_nonnull(id);
+    ck_assert_uint_eq(strcspn(id + 16, "\r"), 16); /* generated */
+    ck_assert_int_eq(exchange("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n"
+                              "X-Request-Id: my-id_1.2\r\n\r\n", buf), 200);
+    HAS(buf, "\r\nX-Request-Id: my-id_1.2\r\n");
+    ck_assert_int_eq(exchange("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n"
+                              "X-Request-Id: bad id\r\n\r\n", buf), 200);
+    ck_assert_ptr_null(strstr(buf, "bad id"));
+    HAS(buf, "\r\nX-Request-Id: ");
+}
+END_TEST
+
+START_TEST(test_keep_alive_and_json_create)
+{
+    char buf[REPLY_MAX];
+    int fd = dial();
+
+    send_all(fd, "POST /v1/layers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 31\r\n\r\n{\"name\":\"bn1\",\"num_features\":4}");
+    ck_assert_int_eq(read_reply(fd, buf), 201);
+    HAS(buf, "\"name\":\"bn1\"");
+    send_all(fd, "GET /v1/layers/bn1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_eq(read_reply(fd, buf), 200); /* same connection */
+    close(fd);
+    ck_assert_uint_eq(hbn_registry_count(reg), 1);
+}
+END_TEST
+
+START_TEST(test_length_required)
+{
+    char buf[REPLY_MAX];
+
+    ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\n\r\n", buf), 411);
+    HAS(buf, "\"code\":\"length_required\"");
+    /* the checkpoint route needs no length */
+    ck_assert_int_eq(exchange("POST /v1/layers/nope/checkpoints HTTP/1.1\r\nHost: x\r\n\r\n",
+                              buf), 404);
+    HAS(buf, "layer_not_found");
+}
+END_TEST
+
+/* 413 from Content-Length alone: answered at once, without 100 Continue, no body sent. */
+START_TEST(test_payload_too_large_early)
+{
+    char buf[REPLY_MAX];
+
+    ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                              "Content-Length: 201\r\n\r\n", buf), 413);
+    HAS(buf, "\"code\":\"payload_too_large\"");
+    HAS(buf, "201 bytes exceeds the limit of 200 bytes");
+    ck_assert_ptr_null(strstr(buf, "100 Continue"));
+}
+END_TEST
+
+START_TEST(test_chunked)
+{
+    char buf[REPLY_MAX], req[2048];
+    char big[300];
+
+    ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "10\r\n{\"name\":\"bn1\",\"n\r\n"
+                              "f\r\num_features\":4}\r\n0\r\n\r\n", buf), 201);
+    memset(big, ' ', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    snprintf(req, sizeof req, "POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "%zx\r\n%s\r\n0\r\n\r\n", strlen(big), big);
+    ck_assert_int_eq(exchange(req, buf), 413);
+}
+END_TEST
+
+static const char *const ambiguous[] = {
+    "POST /v1/layers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    "Content-Length: 31\r\nContent-Length: 31\r\n\r\n{\"name\":\"bn1\",\"num_features\":4}",
+    "POST /v1/layers HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "POST /v1/layers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+};
+
+START_TEST(test_ambiguous_framing)
+{
+    char buf[REPLY_MAX];
+
+    ck_assert_int_eq(exchange(ambiguous[_i], buf), 400);
+    HAS(buf, "\"code\":\"invalid_argument\"");
+    HAS(buf, "Transfer-Encoding"); /* decided by the framing rule, not by the body */
+    ck_assert_uint_eq(hbn_registry_count(reg), 0);
+}
+END_TEST
+
+START_TEST(test_raw_paths)
+{
+    char buf[REPLY_MAX];
+
+    ck_assert_int_eq(exchange("GET /v1/layers/a%2Fb HTTP/1.1\r\nHost: x\r\n\r\n", buf), 400);
+    HAS(buf, "invalid_name");
+    ck_assert_int_eq(exchange("GET /v1/layers/a%00b HTTP/1.1\r\nHost: x\r\n\r\n", buf), 400);
+    HAS(buf, "invalid_name");
+    ck_assert_int_eq(exchange("GET /v1/layers%2Fbn1 HTTP/1.1\r\nHost: x\r\n\r\n", buf), 404);
+    ck_assert_int_eq(exchange("DELETE /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", buf), 405);
+}
+END_TEST
+
+START_TEST(test_api_key)
+{
+    char buf[REPLY_MAX];
+
+    ck_assert_int_eq(exchange("GET /v1/layers HTTP/1.1\r\nHost: x\r\n\r\n", buf), 401);
+    HAS(buf, "\"code\":\"unauthorized\"");
+    ck_assert_int_eq(exchange("GET /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Authorization: Bearer wrong\r\n\r\n", buf), 401);
+    ck_assert_int_eq(exchange("GET /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Authorization: Bearer s3cret\r\n\r\n", buf), 200);
+    ck_assert_int_eq(exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", buf), 401);
+    ck_assert_int_eq(exchange("GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n", buf), 200);
+    /* decided before the body: the head alone gets the answer */
+    ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+                              buf), 401);
+}
+END_TEST
+
+/* With one permit held by the test, a forward waits; released, it completes. */
+START_TEST(test_compute_cap)
+{
+    static const char forward[] = "POST /v1/layers/bn1/forward HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Type: application/json\r\nContent-Length: 24\r\n\r\n"
+                                  "{\"inputs\":[[1,2],[3,4]]}";
+    char buf[REPLY_MAX];
+    struct pollfd p;
+    int fd;
+
+    ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 31\r\n\r\n"
+                              "{\"name\":\"bn1\",\"num_features\":2}", buf), 201);
+    hbn_permits_acquire(permits);
+    fd = dial();
+    send_all(fd, forward);
+    p = (struct pollfd){.fd = fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&p, 1, 100), 0); /* no answer while the permit is held */
+    ck_assert_int_eq(exchange("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", buf), 200);
+    hbn_permits_release(permits);
+    ck_assert_int_eq(read_reply(fd, buf), 200);
+    HAS(buf, "\"outputs\"");
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_metrics_count_requests)
+{
+    char buf[REPLY_MAX];
+
+    ck_assert_int_eq(exchange("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", buf), 200);
+    ck_assert_int_eq(exchange("GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", buf), 404);
+    /* the completion callback records after the response is sent: ask until both show */
+    for (int i = 0; i < 100; i++) {
+        ck_assert_int_eq(exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", buf), 200);
+        if (strstr(buf, "status=\"404\"} 1\n") != NULL &&
+            strstr(buf, "route=\"/v2/health/live\",status=\"200\"} 1\n") != NULL &&
+            strstr(buf, "hyperbn_inflight_requests 1\n") != NULL)
+            break;
+    }
+    HAS(buf, "hyperbn_requests_total{route=\"/v2/health/live\",status=\"200\"} 1\n");
+    HAS(buf, "status=\"404\"} 1\n");
+    HAS(buf, "hyperbn_layers 0\n");
+    HAS(buf, "hyperbn_inflight_requests 1\n"); /* the /metrics request itself */
+}
+END_TEST
+
+START_TEST(test_drain)
+{
+    char buf[REPLY_MAX];
+    int fd = dial(), refused;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+
+    send_all(fd, "GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_eq(read_reply(fd, buf), 200);
+    hbn_lifecycle_begin_drain(life);
+    hbn_http_quiesce(http);
+    send_all(fd, "GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n"); /* open connection */
+    ck_assert_int_eq(read_reply(fd, buf), 503);
+    HAS(buf, "draining");
+    ck_assert_ptr_nonnull(strcasestr(buf, "\r\nConnection: close\r\n"));
+    close(fd);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    refused = connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno == ECONNREFUSED;
+    close(fd);
+    ck_assert_msg(refused, "a new connection was accepted while draining");
+    ck_assert(hbn_lifecycle_wait_idle(life, 5));
+}
+END_TEST
+
+static Suite *http_suite(void)
+{
+    Suite *s = suite_create("http");
+    TCase *plain = tcase_create("plain");
+    TCase *small = tcase_create("small_limits");
+    TCase *key = tcase_create("api_key");
+
+    tcase_add_checked_fixture(plain, setup_plain, teardown);
+    tcase_add_test(plain, test_live_and_request_ids);
+    tcase_add_test(plain, test_keep_alive_and_json_create);
+    tcase_add_test(plain, test_length_required);
+    tcase_add_loop_test(plain, test_ambiguous_framing, 0,
+                        (int)(sizeof ambiguous / sizeof ambiguous[0]));
+    tcase_add_test(plain, test_raw_paths);
+    tcase_add_test(plain, test_metrics_count_requests);
+    tcase_add_test(plain, test_drain);
+    suite_add_tcase(s, plain);
+    tcase_add_checked_fixture(small, setup_small, teardown);
+    tcase_add_test(small, test_payload_too_large_early);
+    tcase_add_test(small, test_chunked);
+    tcase_add_test(small, test_compute_cap);
+    suite_add_tcase(s, small);
+    tcase_add_checked_fixture(key, setup_key, teardown);
+    tcase_add_test(key, test_api_key);
+    suite_add_tcase(s, key);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(http_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
