@@ -9,7 +9,8 @@
 #define HBN_FLOAT_CHARS_MAX 24 /* enough for any float32 with sign, point, exponent and NUL */
 
 /* Writes V (finite) into OUT (at least HBN_FLOAT_CHARS_MAX bytes), NUL-terminated, and returns
- * the length. strtof(OUT) == V exactly. -0.0 prints as "-0". */
+ * the length. strtof(OUT) == V exactly. -0.0 prints as "-0". A non-finite V (a caller bug) prints
+ * as "null" so that the output stays valid JSON. */
 size_t hbn_float_format(float v, char *out);
 
 #endif

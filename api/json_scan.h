@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/status.h"
 
@@ -40,5 +41,26 @@ hbn_status hbn_json_iter_next(hbn_json_iter *it, hbn_json_member *m, bool *done,
 
 /* Validates that TEXT[LEN] is exactly one JSON value (whitespace around it allowed). */
 hbn_status hbn_json_validate(const char *text, size_t len, hbn_err *err);
+
+/* The length of the JSON number token that TEXT[LEN] starts with (RFC 8259 grammar: no '+', no
+ * leading zeros, digits on both sides of '.'), or 0 when TEXT does not start with one or the
+ * token runs on into more number characters ("01", "1.2.3"). *IS_INTEGER (may be NULL) is set
+ * when the token has neither fraction nor exponent. Shared with the tensor codec. */
+size_t hbn_json_number_span(const char *text, size_t len, bool *is_integer);
+
+/* A JSON number as read by hbn_json_number_parse: the value is
+ * (NEGATIVE ? -1 : 1) * SIGNIFICAND * 10^EXPONENT exactly unless INEXACT (a nonzero digit beyond
+ * the first 18-19 significant ones was dropped). EXPONENT saturates near +-2e9 (absurd tokens). */
+typedef struct hbn_json_decimal {
+    uint64_t significand;
+    int32_t exponent;
+    bool negative;
+    bool inexact;
+    bool integer; /* neither fraction nor exponent */
+} hbn_json_decimal;
+
+/* hbn_json_number_span that also reads the token's decimal value into *DEC, in the same pass.
+ * Returns the token length, or 0 (DEC then unspecified). */
+size_t hbn_json_number_parse(const char *text, size_t len, hbn_json_decimal *dec);
 
 #endif

@@ -28,15 +28,19 @@ typedef struct hbn_tensor {
 void hbn_tensor_init(hbn_tensor *t);
 void hbn_tensor_clear(hbn_tensor *t); /* frees DATA and re-initialises */
 
-/* Allocates T->data for NUMEL floats, 64-byte aligned (NULL when NUMEL is 0). HBN_E_NO_MEMORY. */
+/* Allocates T->data for NUMEL floats, 64-byte aligned (NULL when NUMEL is 0), freeing any data T
+ * held and setting T->numel. HBN_E_NO_MEMORY (also for a negative NUMEL). */
 hbn_status hbn_tensor_alloc(hbn_tensor *t, int64_t numel, hbn_err *err);
 
 /* Parses the JSON value TEXT[LEN] (a member's raw span) as a tensor named FIELD (for messages).
  * Errors: HBN_E_INVALID_JSON (syntax), HBN_E_INVALID_ARGUMENT (a bare number, string, null, bool,
  * an object with missing/extra keys or a non-array shape/data, non-integer shape entries),
  * HBN_E_SHAPE_MISMATCH (ragged nesting, rank above HBN_TENSOR_MAX_RANK, negative dimension,
- * data length != product of shape; messages name FIELD and both numbers). Rank checks beyond that
- * are the caller's. */
+ * data length != product of shape, nonzero dimensions multiplying past 2^63 even when another is
+ * 0; messages name FIELD and both numbers). Rank checks beyond that are the caller's.
+ * OUT is overwritten, not freed: on HBN_OK its data is NEW (hbn_tensor_clear), on failure it is
+ * empty. When several problems exist the status follows API.md's order: invalid JSON, then a
+ * non-number value, then shape problems. */
 hbn_status hbn_tensor_json_parse(const char *text, size_t len, const char *field, hbn_tensor *out,
                                  hbn_err *err);
 
