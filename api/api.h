@@ -18,6 +18,10 @@ typedef struct hbn_api {
      * Otherwise a static reason shown in GET /v2/health/ready's 503 body. */
     const char *(*not_ready_reason)(void *ctx);
     void *ready_ctx;
+    /* Appends extra members to GET /v2/health/ready's JSON object, each preceded by a comma
+     * (the data directory's quarantined files). NULL: none. */
+    void (*ready_detail)(void *ctx, hbn_strbuf *sb);
+    void *ready_detail_ctx;
     /* Appends the Prometheus text exposition for GET /metrics to SB (the server owns the
      * figures). NULL: /metrics answers 404. */
     void (*render_metrics)(void *ctx, hbn_strbuf *sb);

@@ -1,6 +1,7 @@
 /* routes_health.c: GET /v2/health/live, GET /v2/health/ready and GET /metrics. Readiness and the
  * metrics text belong to the server (callbacks in hbn_api); this file only shapes the answers.
- * Not ready is a 503 that still reads as JSON: {"ready": false, "error", "code"}. */
+ * Not ready is a 503 that still reads as JSON: {"ready": false, "error", "code"}; the server may
+ * add members to either body (the data directory's quarantined files). */
 #include "api/routes.h"
 
 hbn_status hbn_routes_health_live(hbn_call *call, hbn_err *err)
@@ -24,11 +25,14 @@ hbn_status hbn_routes_health_ready(hbn_call *call, hbn_err *err)
     hbn_status st;
 
     hbn_strbuf_init(&sb);
+    hbn_strbuf_puts(&sb, reason == NULL ? "{\"ready\":true" : "{\"ready\":false");
+    if (api->ready_detail != NULL)
+        api->ready_detail(api->ready_detail_ctx, &sb);
     if (reason == NULL) {
-        hbn_strbuf_puts(&sb, "{\"ready\":true}");
+        hbn_strbuf_puts(&sb, "}");
         st = hbn_call_respond(call, 200, &sb, err);
     } else {
-        hbn_strbuf_puts(&sb, "{\"ready\":false,\"error\":");
+        hbn_strbuf_puts(&sb, ",\"error\":");
         hbn_strbuf_json_string(&sb, reason);
         hbn_strbuf_printf(&sb, ",\"code\":\"%s\"}", hbn_status_code(HBN_E_UNAVAILABLE));
         st = hbn_call_respond(call, hbn_http_status(HBN_E_UNAVAILABLE), &sb, err);

@@ -15,6 +15,7 @@ enum { PHASE_STARTING = 0, PHASE_READY = 1, PHASE_DRAINING = 2 };
 
 struct hbn_lifecycle {
     atomic_int phase;
+    atomic_bool storage_failed;
     atomic_size_t inflight;
     pthread_mutex_t mutex; /* with idle: wakes a drain */
     pthread_cond_t idle;
@@ -38,6 +39,7 @@ hbn_status hbn_lifecycle_create(hbn_lifecycle **out, hbn_err *err)
     if (!cond_ok)
         goto fail;
     atomic_init(&life->phase, PHASE_STARTING);
+    atomic_init(&life->storage_failed, false);
     atomic_init(&life->inflight, 0);
     *out = life;
     return HBN_OK;
@@ -74,11 +76,22 @@ bool hbn_lifecycle_is_draining(hbn_lifecycle *life)
     return atomic_load(&life->phase) == PHASE_DRAINING;
 }
 
-const char *hbn_lifecycle_not_ready_reason(void *ctx)
+void hbn_lifecycle_storage_failed(void *ctx)
 {
     hbn_lifecycle *life = ctx;
 
-    switch (atomic_load(&life->phase)) {
+    atomic_store(&life->storage_failed, true);
+}
+
+const char *hbn_lifecycle_not_ready_reason(void *ctx)
+{
+    hbn_lifecycle *life = ctx;
+    int phase = atomic_load(&life->phase);
+
+    if (phase != PHASE_DRAINING && atomic_load(&life->storage_failed))
+        return "storage failed: the data directory could not be synced; writes are refused "
+               "until the daemon is restarted";
+    switch (phase) {
     case PHASE_READY:
         return NULL;
     case PHASE_STARTING:

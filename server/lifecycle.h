@@ -1,5 +1,5 @@
-/* lifecycle.h: the daemon's phases (starting, ready, draining) and the count of requests in
- * flight, which a drain waits to fall to zero. Beginning and ending a request is an atomic add;
+/* lifecycle.h: the daemon's phases (starting, ready, draining), a failed data directory (not
+ * ready for good), and the count of requests in flight, which a drain waits to fall to zero. Beginning and ending a request is an atomic add;
  * only a drain in progress makes the last request out take a lock to wake the waiter. */
 #ifndef HBN_LIFECYCLE_H
 #define HBN_LIFECYCLE_H
@@ -23,8 +23,12 @@ void hbn_lifecycle_set_ready(hbn_lifecycle *life);
 void hbn_lifecycle_begin_drain(hbn_lifecycle *life);
 bool hbn_lifecycle_is_draining(hbn_lifecycle *life);
 
-/* NULL when ready, else "starting" or "draining" (static). The signature of
- * hbn_api.not_ready_reason, with CTX the hbn_lifecycle. */
+/* The data directory failed (server/storage.h): readiness turns false until the process ends.
+ * CTX is the hbn_lifecycle (the signature of hbn_storage_failure_fn). Thread-safe. */
+void hbn_lifecycle_storage_failed(void *ctx);
+
+/* NULL when ready, else "starting", "draining" or the storage failure's sentence (static). The
+ * signature of hbn_api.not_ready_reason, with CTX the hbn_lifecycle. */
 const char *hbn_lifecycle_not_ready_reason(void *ctx);
 
 /* A request began / ended (every begin is matched by one end). */

@@ -1,8 +1,10 @@
-/* main.c: hyperbnd, the daemon. Reads the options, builds the registry, metrics, lifecycle and
- * compute permits, starts the HTTP server and prints exactly one line, `hyperbnd: listening on
- * HOST:PORT`. SIGTERM / SIGINT are blocked in every thread and taken by sigwait here (no signal
- * handler runs at all), then: readiness 503, no new connections, in-flight requests get
- * --drain-timeout seconds, everything is stopped and freed, exit 0.
+/* main.c: hyperbnd, the daemon. Reads the options; with --data-dir opens (and locks) the data
+ * directory and loads its layers before anything serves; builds the registry, metrics,
+ * lifecycle, compute permits and the flusher of train updates, starts the HTTP server and prints
+ * exactly one line, `hyperbnd: listening on HOST:PORT`. SIGTERM / SIGINT are blocked in every
+ * thread and taken by sigwait here (no signal handler runs at all), then: readiness 503, no new
+ * connections, in-flight requests get --drain-timeout seconds, the last train updates are
+ * written, everything is stopped and freed, exit 0.
  * Exit codes: 0 clean stop (or --help, --version), 1 cannot start, 2 bad configuration. */
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "server/auth.h"
+#include "server/flusher.h"
 #include "server/http.h"
 #include "server/lifecycle.h"
 #include "server/log.h"
@@ -23,6 +26,7 @@
 #include "server/permits.h"
 #include "server/registry.h"
 #include "server/request_id.h"
+#include "server/storage.h"
 
 #define MAIN_EXIT_START 1
 #define MAIN_EXIT_USAGE 2
@@ -30,7 +34,9 @@
 typedef struct daemon_parts {
     hbn_options opts;
     char *api_key; /* NEW or NULL */
+    hbn_storage *storage; /* NULL without --data-dir */
     hbn_registry *registry;
+    hbn_flusher *flusher; /* NULL without --data-dir */
     hbn_metrics *metrics;
     hbn_lifecycle *life;
     hbn_permits *permits;
@@ -90,17 +96,49 @@ static uint64_t main_seed(void)
            ((uint64_t)getpid() << 32);
 }
 
-static hbn_status main_build(daemon_parts *d, hbn_err *err)
+static hbn_status main_adopt(void *registry, hbn_layer *layer, hbn_err *err)
+{
+    return hbn_registry_adopt(registry, layer, err);
+}
+
+/* The registry, persisting into the data directory when one is configured: opened (locked),
+ * loaded, and its flusher started. */
+static hbn_status main_build_registry(daemon_parts *d, hbn_err *err)
 {
     hbn_registry_options ro = {.max_layers = d->opts.max_layers, .max_slots = d->opts.max_slots};
+    size_t loaded = 0, quarantined = 0;
+    hbn_status st;
+
+    if (d->opts.data_dir == NULL)
+        return hbn_registry_create(&ro, &d->registry, err);
+    st = hbn_storage_open(d->opts.data_dir, hbn_lifecycle_storage_failed, d->life, &d->storage,
+                          err);
+    if (st != HBN_OK)
+        return st;
+    hbn_storage_persist(d->storage, d->opts.flush_interval == 0, &ro.persist);
+    st = hbn_registry_create(&ro, &d->registry, err);
+    if (st == HBN_OK)
+        st = hbn_storage_load(d->storage, main_adopt, d->registry, &loaded, &quarantined, err);
+    if (st == HBN_OK)
+        st = hbn_flusher_start(d->registry, d->opts.flush_interval, &d->flusher, err);
+    if (st == HBN_OK)
+        hbn_log_message("info", "data directory %s: %zu layer%s loaded, %zu file%s quarantined; "
+                        "train updates written %s", d->opts.data_dir, loaded,
+                        loaded == 1 ? "" : "s", quarantined, quarantined == 1 ? "" : "s",
+                        d->opts.flush_interval == 0 ? "before each reply" : "in the background");
+    return st;
+}
+
+static hbn_status main_build(daemon_parts *d, hbn_err *err)
+{
     hbn_metrics_gauges gauges;
     hbn_status st;
 
     hbn_log_set_format(d->opts.log_format);
     hbn_request_id_seed(main_seed());
-    st = hbn_registry_create(&ro, &d->registry, err);
+    st = hbn_lifecycle_create(&d->life, err);
     if (st == HBN_OK)
-        st = hbn_lifecycle_create(&d->life, err);
+        st = main_build_registry(d, err);
     if (st == HBN_OK)
         st = hbn_permits_create(d->opts.threads, &d->permits, err);
     if (st != HBN_OK)
@@ -118,6 +156,10 @@ static hbn_status main_build(daemon_parts *d, hbn_err *err)
     d->api.version = PACKAGE_VERSION;
     d->api.not_ready_reason = hbn_lifecycle_not_ready_reason;
     d->api.ready_ctx = d->life;
+    if (d->storage != NULL) {
+        d->api.ready_detail = hbn_storage_ready_detail;
+        d->api.ready_detail_ctx = d->storage;
+    }
     d->api.render_metrics = hbn_metrics_render;
     d->api.metrics_ctx = d->metrics;
     return HBN_OK;
@@ -163,15 +205,19 @@ static void main_wait_and_drain(daemon_parts *d, const sigset_t *set)
                         hbn_lifecycle_inflight(d->life));
     hbn_http_stop(d->http);
     d->http = NULL;
+    hbn_flusher_stop(d->flusher, NULL); /* the last train updates; logs its own outcome */
+    d->flusher = NULL;
 }
 
 static void main_free(daemon_parts *d)
 {
     hbn_http_stop(d->http);
+    hbn_flusher_stop(d->flusher, NULL);
     hbn_metrics_free(d->metrics);
     hbn_permits_free(d->permits);
-    hbn_lifecycle_free(d->life);
     hbn_registry_free(d->registry);
+    hbn_storage_close(d->storage); /* releases the data directory's lock */
+    hbn_lifecycle_free(d->life);
     hbn_auth_key_free(d->api_key);
 }
 

@@ -58,6 +58,11 @@ static const opt_spec options_table[] = {
         "text or json (default text)"),
     OPT("drain-timeout", "HYPERBN_DRAIN_TIMEOUT", OPT_UINT, 0, 3600, drain_timeout,
         "seconds in-flight requests get after SIGTERM (default 25)"),
+    OPT("data-dir", "HYPERBN_DATA_DIR", OPT_STRING, 0, 0, data_dir,
+        "directory where layers persist, one file each (default: memory only)"),
+    OPT("flush-interval", "HYPERBN_FLUSH_INTERVAL", OPT_UINT, 0, 3600, flush_interval,
+        "seconds within which train-mode statistics updates reach the data directory, 0 to "
+        "write them before each reply (default 1)"),
     OPT("help", NULL, OPT_SWITCH, 0, 0, show_help, "print this text and exit"),
     OPT("version", NULL, OPT_SWITCH, 0, 0, show_version, "print the version and exit"),
 };
@@ -78,6 +83,7 @@ static void options_defaults(hbn_options *opts)
     opts->connection_timeout = 30;
     opts->max_connections = 512;
     opts->drain_timeout = 25;
+    opts->flush_interval = 1;
     opts->log_format = HBN_LOG_TEXT;
 }
 

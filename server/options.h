@@ -28,6 +28,8 @@ typedef struct hbn_options {
     bool insecure_no_auth;
     hbn_log_format log_format;
     unsigned drain_timeout;      /* seconds in-flight requests get after SIGTERM */
+    const char *data_dir;        /* BORROWED: where layers persist, or NULL (memory only) */
+    unsigned flush_interval;     /* seconds between writes of train updates; 0: before reply */
     bool show_help;              /* --help: print the usage and exit 0 */
     bool show_version;           /* --version */
 } hbn_options;

@@ -2,8 +2,14 @@
  * buckets, FNV-1a) from name to entry; each entry owns its layer, a reader-writer lock and a
  * reference count. The map holds one reference per linked entry and every call holds one while
  * it uses the entry, so a removed or replaced entry is freed by whoever releases it last.
- * Lock order: registry mutex, then an entry lock; the mutex is never taken while waiting for an
- * entry lock, and never held while a caller's function runs. Knows nothing of HTTP or JSON. */
+ * Persistence (when configured): every change is written by opts.persist before it becomes
+ * visible, under the name's persistence lock (one of REGISTRY_NAME_LOCKS mutexes, chosen by the
+ * name's hash), which also orders a name's writes with its creates, replaces and removes, so the
+ * file on disk is always the state last made visible. Train updates either persist the same way
+ * (sync_updates) or mark the entry dirty for hbn_registry_flush.
+ * Lock order: the name's persistence lock first; then the registry mutex or an entry lock, and
+ * the mutex is never taken while waiting for an entry lock nor held while a caller's function
+ * runs. Knows nothing of HTTP or JSON. */
 #include "server/registry.h"
 
 #include <pthread.h>
@@ -13,6 +19,7 @@
 #include <string.h>
 
 #define REGISTRY_MIN_BUCKETS 64
+#define REGISTRY_NAME_LOCKS 64 /* a power of two */
 
 typedef struct registry_entry {
     char name[HBN_NAME_MAX + 1];  /* the map key; the layer carries the same name */
@@ -20,6 +27,7 @@ typedef struct registry_entry {
     pthread_rwlock_t lock;        /* shared: read, list; exclusive: modify, apply */
     size_t refs;                  /* guarded by the registry mutex */
     atomic_bool deleted;          /* set under the registry mutex when unlinked */
+    atomic_bool dirty;            /* holds train updates not yet written (set under the lock) */
     struct registry_entry *next;  /* bucket chain, guarded by the registry mutex */
 } registry_entry;
 
@@ -28,7 +36,11 @@ struct hbn_registry {
     registry_entry **buckets;
     size_t nbuckets; /* a power of two */
     size_t count;    /* linked entries */
+    size_t reserved; /* creates admitted under the quota and still being written */
     hbn_registry_options opts;
+    bool persists;         /* opts.persist.write is set */
+    atomic_bool any_dirty; /* some entry may be dirty */
+    pthread_mutex_t name_locks[REGISTRY_NAME_LOCKS]; /* used only when persisting */
 };
 
 /* ---- entries ---------------------------------------------------------------------------- */
@@ -62,6 +74,7 @@ static registry_entry *registry_entry_create(hbn_layer *layer)
     e->layer = layer;
     e->refs = 1;
     atomic_init(&e->deleted, false);
+    atomic_init(&e->dirty, false);
     return e;
 }
 
@@ -117,6 +130,17 @@ static void registry_maybe_grow(hbn_registry *reg)
     reg->nbuckets = n;
 }
 
+/* Links E at the head of its bucket. Mutex held. */
+static void registry_push(hbn_registry *reg, registry_entry *e)
+{
+    registry_entry **head = &reg->buckets[registry_hash(e->name) & (reg->nbuckets - 1)];
+
+    e->next = *head;
+    *head = e;
+    reg->count++;
+    registry_maybe_grow(reg);
+}
+
 /* Unlinks E (found through LINK) and drops the map's reference; returns E when that was the
  * last reference (the caller frees it outside the mutex), else NULL. Mutex held. */
 static registry_entry *registry_unlink(hbn_registry *reg, registry_entry **link)
@@ -157,62 +181,149 @@ static void registry_release(hbn_registry *reg, registry_entry *e)
         registry_entry_free(e);
 }
 
-/* ISSUE 4 HOOK (persistence): called with the entry's exclusive lock held (or, for a new layer,
- * before it becomes visible) with the layer that is about to become NAME's current state. A
- * persisting registry writes LAYER durably here and returns its storage status
- * (HBN_E_IO, HBN_E_INSUFFICIENT_STORAGE); on failure nothing is swapped in. Today nothing
- * persists. */
+/* ---- persistence ----------------------------------------------------------------------- */
+
+/* Takes NAME's persistence lock and returns it; NULL (nothing taken) when REG keeps layers in
+ * memory only. */
+static pthread_mutex_t *registry_name_lock(hbn_registry *reg, const char *name)
+{
+    pthread_mutex_t *m;
+
+    if (!reg->persists)
+        return NULL;
+    m = &reg->name_locks[registry_hash(name) & (REGISTRY_NAME_LOCKS - 1)];
+    pthread_mutex_lock(m);
+    return m;
+}
+
+static void registry_name_unlock(pthread_mutex_t *m)
+{
+    if (m != NULL)
+        pthread_mutex_unlock(m);
+}
+
+/* Writes LAYER, about to become its name's current state, durably (a no-op in memory). Called
+ * under the name's persistence lock, with the entry's exclusive lock held (modify, apply) or
+ * before a new layer becomes visible (create, put). On failure nothing may be swapped in. */
 static hbn_status registry_persist_before_swap(hbn_registry *reg, const hbn_layer *layer,
                                                hbn_err *err)
 {
-    (void)reg;
-    (void)layer;
-    (void)err;
-    return HBN_OK;
+    if (!reg->persists)
+        return HBN_OK;
+    return reg->opts.persist.write(reg->opts.persist.ctx, layer, err);
+}
+
+/* Persists COPY and swaps it in as E's layer; frees whichever layer is no longer E's. Exclusive
+ * lock held. */
+static hbn_status registry_commit_locked(hbn_registry *reg, registry_entry *e, hbn_layer *copy,
+                                         hbn_err *err)
+{
+    hbn_status st = registry_persist_before_swap(reg, copy, err);
+
+    if (st == HBN_OK) {
+        hbn_layer *prev = e->layer;
+
+        e->layer = copy;
+        copy = prev;
+    }
+    hbn_layer_free(copy);
+    return st;
 }
 
 /* ---- store operations ------------------------------------------------------------------- */
 
-/* Links a NEW entry for LAYER unless NAME exists (or, for a create, the quota is reached). On
- * HBN_OK the registry owns LAYER; *OLD receives an unlinked entry to free when REPLACE allowed
- * replacing one and that was its last reference. */
+/* Whether NAME may be linked (a create: absent; a put: anything) and, for a new name, under the
+ * layer quota, which it then holds as a reservation (*RESERVED) until registry_link. */
+static hbn_status registry_admit(hbn_registry *reg, const char *name, bool replace,
+                                 bool *reserved, hbn_err *err)
+{
+    registry_entry *cur;
+    hbn_status st = HBN_OK;
+
+    *reserved = false;
+    pthread_mutex_lock(&reg->mutex);
+    cur = registry_find(reg, name, NULL);
+    if (cur != NULL && !replace) {
+        st = hbn_err_set(err, HBN_E_LAYER_EXISTS, "layer %s already exists", name);
+    } else if (cur == NULL && reg->opts.max_layers > 0 &&
+               reg->count + reg->reserved >= (size_t)reg->opts.max_layers) {
+        st = hbn_err_set(err, HBN_E_QUOTA_EXCEEDED,
+                         "cannot add layer %s: the server holds its limit of %lld layers", name,
+                         (long long)reg->opts.max_layers);
+    } else if (cur == NULL) {
+        reg->reserved++;
+        *reserved = true;
+    }
+    pthread_mutex_unlock(&reg->mutex);
+    return st;
+}
+
+/* Gives back the reservation RESERVED and, when LINK, links E under its name, replacing the
+ * current entry when REPLACE (into *OLD, to free when that was its last reference). What changed
+ * since registry_admit (possible only in memory-only registries, which take no persistence lock)
+ * is decided again: a name taken meanwhile is HBN_E_LAYER_EXISTS, a replaced layer removed
+ * meanwhile needs room under the quota. */
+static hbn_status registry_link(hbn_registry *reg, registry_entry *e, bool link, bool reserved,
+                                bool replace, int *replaced, registry_entry **old, hbn_err *err)
+{
+    registry_entry *cur, **at;
+    hbn_status st = HBN_OK;
+
+    pthread_mutex_lock(&reg->mutex);
+    if (reserved)
+        reg->reserved--;
+    if (link) {
+        cur = registry_find(reg, e->name, &at);
+        if (cur != NULL && !replace) {
+            st = hbn_err_set(err, HBN_E_LAYER_EXISTS, "layer %s already exists", e->name);
+        } else if (cur == NULL && !reserved && reg->opts.max_layers > 0 &&
+                   reg->count + reg->reserved >= (size_t)reg->opts.max_layers) {
+            st = hbn_err_set(err, HBN_E_QUOTA_EXCEEDED,
+                             "cannot add layer %s: the server holds its limit of %lld layers",
+                             e->name, (long long)reg->opts.max_layers);
+        } else {
+            if (cur != NULL)
+                *old = registry_unlink(reg, at);
+            if (replaced != NULL)
+                *replaced = cur != NULL;
+            registry_push(reg, e);
+        }
+    }
+    pthread_mutex_unlock(&reg->mutex);
+    return st;
+}
+
+/* Links a NEW entry for LAYER unless NAME exists (or, for a create, the quota is reached), after
+ * writing LAYER when the registry persists. On HBN_OK the registry owns LAYER; *OLD receives an
+ * unlinked entry to free when REPLACE allowed replacing one and that was its last reference. */
 static hbn_status registry_insert(hbn_registry *reg, hbn_layer *layer, bool replace, int *replaced,
                                   registry_entry **old, hbn_err *err)
 {
-    registry_entry *e, *cur, **link;
-    hbn_status st = registry_persist_before_swap(reg, layer, err);
+    pthread_mutex_t *name_lock = registry_name_lock(reg, hbn_layer_name(layer));
+    registry_entry *e = registry_entry_create(layer);
+    bool reserved = false;
+    hbn_status st, ls;
 
     *old = NULL;
-    if (st != HBN_OK)
-        return st;
-    e = registry_entry_create(layer);
-    if (e == NULL)
-        return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory adding layer %s",
-                           hbn_layer_name(layer));
-    pthread_mutex_lock(&reg->mutex);
-    cur = registry_find(reg, e->name, &link);
-    if (cur != NULL && !replace) {
-        st = hbn_err_set(err, HBN_E_LAYER_EXISTS, "layer %s already exists", e->name);
-    } else if (cur == NULL && reg->opts.max_layers > 0 &&
-               reg->count >= (size_t)reg->opts.max_layers) {
-        st = hbn_err_set(err, HBN_E_QUOTA_EXCEEDED,
-                         "cannot add layer %s: the server holds its limit of %lld layers", e->name,
-                         (long long)reg->opts.max_layers);
-    } else {
-        if (cur != NULL)
-            *old = registry_unlink(reg, link);
-        if (replaced != NULL)
-            *replaced = cur != NULL;
-        e->next = reg->buckets[registry_hash(e->name) & (reg->nbuckets - 1)];
-        reg->buckets[registry_hash(e->name) & (reg->nbuckets - 1)] = e;
-        reg->count++;
-        registry_maybe_grow(reg);
+    if (e == NULL) {
+        st = hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory adding layer %s",
+                         hbn_layer_name(layer));
+        goto out;
     }
-    pthread_mutex_unlock(&reg->mutex);
+    st = registry_admit(reg, e->name, replace, &reserved, err);
+    if (st == HBN_OK)
+        st = registry_persist_before_swap(reg, layer, err);
+    if (st == HBN_OK || reserved) {
+        ls = registry_link(reg, e, st == HBN_OK, reserved, replace, replaced, old, err);
+        if (st == HBN_OK)
+            st = ls;
+    }
     if (st != HBN_OK) {
         e->layer = NULL; /* not taken on failure */
         registry_entry_free(e);
     }
+out:
+    registry_name_unlock(name_lock);
     return st;
 }
 
@@ -232,20 +343,34 @@ static hbn_status registry_op_put(void *ctx, hbn_layer *layer, int *replaced, hb
     return st;
 }
 
+/* Removes NAME's durable state, then the entry; when the first fails the layer stays. */
 static hbn_status registry_op_remove(void *ctx, const char *name, hbn_err *err)
 {
     hbn_registry *reg = ctx;
+    pthread_mutex_t *name_lock = registry_name_lock(reg, name);
     registry_entry *e, **link, *last = NULL;
+    hbn_status st = HBN_OK;
 
-    pthread_mutex_lock(&reg->mutex);
-    e = registry_find(reg, name, &link);
-    if (e != NULL)
-        last = registry_unlink(reg, link);
-    pthread_mutex_unlock(&reg->mutex);
+    if (reg->persists) {
+        pthread_mutex_lock(&reg->mutex);
+        e = registry_find(reg, name, NULL);
+        pthread_mutex_unlock(&reg->mutex);
+        st = e == NULL ? HBN_E_LAYER_NOT_FOUND
+                       : reg->opts.persist.remove(reg->opts.persist.ctx, name, err);
+    }
+    if (st == HBN_OK) {
+        pthread_mutex_lock(&reg->mutex);
+        e = registry_find(reg, name, &link);
+        if (e != NULL)
+            last = registry_unlink(reg, link);
+        pthread_mutex_unlock(&reg->mutex);
+        st = e == NULL ? HBN_E_LAYER_NOT_FOUND : HBN_OK;
+    }
+    registry_name_unlock(name_lock);
     registry_entry_free(last);
-    if (e == NULL)
+    if (st == HBN_E_LAYER_NOT_FOUND)
         return hbn_err_set(err, HBN_E_LAYER_NOT_FOUND, "layer %s does not exist", name);
-    return HBN_OK;
+    return st;
 }
 
 static hbn_status registry_op_read(void *ctx, const char *name, hbn_store_read_fn fn, void *arg,
@@ -268,7 +393,7 @@ static hbn_status registry_op_read(void *ctx, const char *name, hbn_store_read_f
 static hbn_status registry_modify_locked(hbn_registry *reg, registry_entry *e,
                                          hbn_store_modify_fn fn, void *arg, hbn_err *err)
 {
-    hbn_layer *copy = NULL, *prev;
+    hbn_layer *copy = NULL;
     hbn_status st;
 
     if (atomic_load(&e->deleted))
@@ -279,12 +404,7 @@ static hbn_status registry_modify_locked(hbn_registry *reg, registry_entry *e,
     st = fn(copy, arg, err);
     if (st != HBN_OK)
         goto out;
-    st = registry_persist_before_swap(reg, copy, err);
-    if (st != HBN_OK)
-        goto out;
-    prev = e->layer;
-    e->layer = copy;
-    copy = prev; /* freed below */
+    return registry_commit_locked(reg, e, copy, err); /* takes COPY */
 out:
     hbn_layer_free(copy);
     return st;
@@ -294,22 +414,29 @@ static hbn_status registry_op_modify(void *ctx, const char *name, hbn_store_modi
                                      void *arg, hbn_err *err)
 {
     hbn_registry *reg = ctx;
+    pthread_mutex_t *name_lock = registry_name_lock(reg, name);
     registry_entry *e = registry_acquire(reg, name, err);
-    hbn_status st;
+    hbn_status st = HBN_E_LAYER_NOT_FOUND;
 
-    if (e == NULL)
-        return HBN_E_LAYER_NOT_FOUND;
-    pthread_rwlock_wrlock(&e->lock);
-    st = registry_modify_locked(reg, e, fn, arg, err);
-    pthread_rwlock_unlock(&e->lock);
-    registry_release(reg, e);
+    if (e != NULL) {
+        pthread_rwlock_wrlock(&e->lock);
+        st = registry_modify_locked(reg, e, fn, arg, err);
+        pthread_rwlock_unlock(&e->lock);
+        registry_release(reg, e);
+    }
+    registry_name_unlock(name_lock);
     return st;
 }
 
-/* Folds UPDATE into E's current layer when that layer can take it. Exclusive lock held. */
-static hbn_status registry_apply_locked(registry_entry *e, const hbn_update *update, hbn_err *err)
+/* Folds UPDATE into E's current layer when that layer can take it: in place (memory only), in
+ * place and marked dirty (persisting later), or on a copy written before the swap
+ * (sync_updates). Exclusive lock held. */
+static hbn_status registry_apply_locked(hbn_registry *reg, registry_entry *e,
+                                        const hbn_update *update, hbn_err *err)
 {
     const hbn_layer *layer = e->layer;
+    hbn_layer *copy = NULL;
+    hbn_status st;
 
     if (atomic_load(&e->deleted))
         return hbn_err_set(err, HBN_E_LAYER_NOT_FOUND, "layer %s does not exist", e->name);
@@ -325,8 +452,19 @@ static hbn_status registry_apply_locked(registry_entry *e, const hbn_update *upd
                            "the update has %lld channels, layer %s has %lld",
                            (long long)update->channels, e->name,
                            (long long)hbn_layer_num_features(layer));
-    hbn_layer_apply_update(e->layer, update);
-    return HBN_OK;
+    if (!reg->persists || !reg->opts.persist.sync_updates) {
+        hbn_layer_apply_update(e->layer, update);
+        if (reg->persists) {
+            atomic_store(&e->dirty, true);
+            atomic_store(&reg->any_dirty, true);
+        }
+        return HBN_OK;
+    }
+    st = hbn_layer_clone(layer, &copy, err);
+    if (st != HBN_OK)
+        return st;
+    hbn_layer_apply_update(copy, update);
+    return registry_commit_locked(reg, e, copy, err);
 }
 
 /* Errors other than LAYER_NOT_FOUND only happen when a state import (put) replaced the layer
@@ -335,18 +473,21 @@ static hbn_status registry_op_apply(void *ctx, const char *name, const hbn_updat
                                     hbn_err *err)
 {
     hbn_registry *reg = ctx;
+    pthread_mutex_t *name_lock;
     registry_entry *e;
-    hbn_status st;
+    hbn_status st = HBN_E_LAYER_NOT_FOUND;
 
     if (!update->pending)
         return HBN_OK;
+    name_lock = reg->opts.persist.sync_updates ? registry_name_lock(reg, name) : NULL;
     e = registry_acquire(reg, name, err);
-    if (e == NULL)
-        return HBN_E_LAYER_NOT_FOUND;
-    pthread_rwlock_wrlock(&e->lock);
-    st = registry_apply_locked(e, update, err);
-    pthread_rwlock_unlock(&e->lock);
-    registry_release(reg, e);
+    if (e != NULL) {
+        pthread_rwlock_wrlock(&e->lock);
+        st = registry_apply_locked(reg, e, update, err);
+        pthread_rwlock_unlock(&e->lock);
+        registry_release(reg, e);
+    }
+    registry_name_unlock(name_lock);
     return st;
 }
 
@@ -430,6 +571,10 @@ hbn_status hbn_registry_create(const hbn_registry_options *opts, hbn_registry **
     }
     if (opts != NULL)
         reg->opts = *opts;
+    reg->persists = reg->opts.persist.write != NULL && reg->opts.persist.remove != NULL;
+    atomic_init(&reg->any_dirty, false);
+    for (size_t i = 0; i < REGISTRY_NAME_LOCKS; i++)
+        pthread_mutex_init(&reg->name_locks[i], NULL); /* cannot fail for a default mutex */
     *out = reg;
     return HBN_OK;
 fail:
@@ -451,6 +596,8 @@ void hbn_registry_free(hbn_registry *reg)
         }
     }
     free(reg->buckets);
+    for (size_t i = 0; i < REGISTRY_NAME_LOCKS; i++)
+        pthread_mutex_destroy(&reg->name_locks[i]);
     pthread_mutex_destroy(&reg->mutex);
     free(reg);
 }
@@ -470,4 +617,85 @@ size_t hbn_registry_count(hbn_registry *reg)
     n = reg->count;
     pthread_mutex_unlock(&reg->mutex);
     return n;
+}
+
+hbn_status hbn_registry_adopt(hbn_registry *reg, hbn_layer *layer, hbn_err *err)
+{
+    registry_entry *e = registry_entry_create(layer);
+    bool exists;
+
+    if (e == NULL)
+        return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory adding layer %s",
+                           hbn_layer_name(layer));
+    pthread_mutex_lock(&reg->mutex);
+    exists = registry_find(reg, e->name, NULL) != NULL;
+    if (!exists)
+        registry_push(reg, e);
+    pthread_mutex_unlock(&reg->mutex);
+    if (!exists)
+        return HBN_OK;
+    e->layer = NULL; /* not taken on failure */
+    registry_entry_free(e);
+    return hbn_err_set(err, HBN_E_LAYER_EXISTS, "layer %s already exists", hbn_layer_name(layer));
+}
+
+/* Writes E's layer when it is still linked and dirty, copying it under the shared lock and
+ * writing the copy under the name's persistence lock only; a failure marks it dirty again.
+ * *WROTE says whether a write happened. */
+static hbn_status registry_flush_entry(hbn_registry *reg, registry_entry *e, bool *wrote,
+                                       hbn_err *err)
+{
+    pthread_mutex_t *name_lock = registry_name_lock(reg, e->name);
+    hbn_layer *copy = NULL;
+    hbn_status st = HBN_OK;
+
+    *wrote = false;
+    pthread_rwlock_rdlock(&e->lock);
+    if (!atomic_load(&e->deleted) && atomic_exchange(&e->dirty, false))
+        st = hbn_layer_clone(e->layer, &copy, err);
+    pthread_rwlock_unlock(&e->lock);
+    if (copy != NULL)
+        st = reg->opts.persist.write(reg->opts.persist.ctx, copy, err);
+    if (st != HBN_OK) {
+        atomic_store(&e->dirty, true);
+        atomic_store(&reg->any_dirty, true);
+    }
+    *wrote = copy != NULL && st == HBN_OK;
+    hbn_layer_free(copy);
+    registry_name_unlock(name_lock);
+    return st;
+}
+
+hbn_status hbn_registry_flush(hbn_registry *reg, size_t *written, hbn_err *err)
+{
+    registry_entry **v = NULL;
+    size_t n = 0, count = 0;
+    hbn_status first = HBN_OK, st;
+    hbn_err one;
+    bool wrote;
+
+    if (!reg->persists || !atomic_exchange(&reg->any_dirty, false))
+        goto out;
+    first = registry_snapshot(reg, &v, &n, err);
+    if (first != HBN_OK) {
+        atomic_store(&reg->any_dirty, true);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (atomic_load(&v[i]->dirty)) {
+            st = registry_flush_entry(reg, v[i], &wrote, &one);
+            count += wrote;
+            if (st != HBN_OK && first == HBN_OK) {
+                first = st;
+                if (err != NULL)
+                    *err = one;
+            }
+        }
+        registry_release(reg, v[i]);
+    }
+    free(v);
+out:
+    if (written != NULL)
+        *written = count;
+    return first;
 }
