@@ -7,7 +7,7 @@ set -eu
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS="gcc make autoconf automake libtool pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev
-check python3 curl"
+check python3 python3-yaml curl"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS wrk python3-torch"
 fi

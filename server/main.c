@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "server/auth.h"
+#include "server/healthcheck.h"
 #include "server/flusher.h"
 #include "server/http.h"
 #include "server/lifecycle.h"
@@ -68,6 +69,8 @@ static int main_configure(daemon_parts *d, int argc, char **argv)
         printf("hyperbnd %s\n", PACKAGE_VERSION);
         return EXIT_SUCCESS;
     }
+    if (st == HBN_OK && d->opts.healthcheck_url != NULL) /* before the key: probes need none */
+        return hbn_healthcheck_run(d->opts.healthcheck_url, HBN_HEALTHCHECK_TIMEOUT_MS);
     if (st == HBN_OK && d->opts.api_key_file != NULL)
         st = hbn_auth_key_load(d->opts.api_key_file, &d->api_key, &err);
     else if (st == HBN_OK && d->opts.api_key != NULL)

@@ -65,6 +65,8 @@ static const opt_spec options_table[] = {
         "write them before each reply (default 1)"),
     OPT("help", NULL, OPT_SWITCH, 0, 0, show_help, "print this text and exit"),
     OPT("version", NULL, OPT_SWITCH, 0, 0, show_version, "print the version and exit"),
+    OPT("healthcheck", NULL, OPT_STRING, 0, 0, healthcheck_url,
+        "GET the http:// URL and exit 0 if it answers 200, else 1 (container health checks)"),
 };
 
 #define OPTIONS_COUNT (sizeof options_table / sizeof options_table[0])

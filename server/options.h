@@ -32,6 +32,7 @@ typedef struct hbn_options {
     unsigned flush_interval;     /* seconds between writes of train updates; 0: before reply */
     bool show_help;              /* --help: print the usage and exit 0 */
     bool show_version;           /* --version */
+    const char *healthcheck_url; /* BORROWED: --healthcheck URL, or NULL */
 } hbn_options;
 
 /* Looks up an environment variable: getenv, or a table in tests. Returns BORROWED or NULL. */
