@@ -1,1 +1,448 @@
-/* placeholder */
+/* check_kernels.c: Check suite of core/kernels.c. Every kernel is compared with plain double
+ * reference loops written here, across both layouts (S == 1 rows, S > 1 planes), C = 1, odd
+ * sizes, several channel groups and chunks, N * S = 1; plus in-place use, NULL weight/bias,
+ * data with mean 100 / std 1, the paths for awkward data (a first block far from the mean, values
+ * near FLT_MAX, constant channels), and non-finite detection at the first, middle and last
+ * element. Expected values never come from the code under test. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kernels.h"
+#include "tests/check_core.h"
+
+#define COUNT_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ---- reference and helpers ---------------------------------------------------------------- */
+
+typedef struct shape {
+    int64_t n, c, s;
+} shape;
+
+/* Shapes of both layouts: S == 1 (rows) and S > 1 (planes). They cover C = 1, N * S = 1,
+ * odd sizes, several channel chunks (C > 512), several channel groups (C > 32), runs longer than
+ * one float flush (S > 512), channels larger than a group's byte budget, odd row counts. */
+static const shape shapes[] = {
+    {1, 1, 1},   {1, 4, 1},    {2, 1, 1},     {7, 3, 1},   {17, 33, 1},  {2, 1, 5},
+    {1, 1, 999}, {1, 5, 7},    {3, 5, 7},     {5, 2, 19},  {4, 70, 3},   {9, 7, 300},
+    {3, 2, 40000}, {1000, 1, 1}, {41, 1030, 1}, {33, 16, 2}, {6, 37, 49},
+};
+
+/* An output of more than 16 MiB, which the kernels write with non-temporal stores; S odd, so
+ * that runs start unaligned and end with a partial vector. */
+#define STREAMED {2, 3, 700001}
+
+static float *alloc_floats(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static double *alloc_doubles(int64_t n)
+{
+    double *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+/* Per-channel mean and biased variance of X (N, C, S): plain two-pass loops in double. */
+static void ref_stats(const float *x, shape sh, double *mean, double *var)
+{
+    double m = (double)(sh.n * sh.s);
+    for (int64_t j = 0; j < sh.c; j++) {
+        double sum = 0.0, sq = 0.0;
+        for (int64_t i = 0; i < sh.n; i++)
+            for (int64_t k = 0; k < sh.s; k++)
+                sum += (double)x[(i * sh.c + j) * sh.s + k];
+        mean[j] = sum / m;
+        for (int64_t i = 0; i < sh.n; i++)
+            for (int64_t k = 0; k < sh.s; k++) {
+                double d = (double)x[(i * sh.c + j) * sh.s + k] - mean[j];
+                sq += d * d;
+            }
+        var[j] = sq / m;
+    }
+}
+
+/* Fails unless GOT is the reference MEAN, VAR within float-partial accuracy: the mean to 1e-6
+ * of a standard deviation, the variance to 2e-6 relative (a naive float sum misses both by far
+ * on data with mean 100). */
+static void assert_stats(const double *got_mean, const double *got_var, const double *mean,
+                         const double *var, int64_t c)
+{
+    for (int64_t j = 0; j < c; j++) {
+        double sd = sqrt(var[j]);
+        ck_assert_double_eq_tol(got_mean[j], mean[j], 1e-6 * sd + 1e-12 * fabs(mean[j]) + 1e-30);
+        ck_assert_double_eq_tol(got_var[j], var[j], 2e-6 * var[j] + 1e-30);
+    }
+}
+
+/* Fails unless Y is (x - mean) / sqrt(var + eps) * w + b (double reference) within float32
+ * rounding: a few units in the last place of the magnitudes involved (|x a|, |mean a|, |b|,
+ * |y|), plus, when the kernel computed the statistics itself, STATS_TOL times |w| + |y| (a mean
+ * off by 1e-6 standard deviations moves y by 1e-6 |w|; a variance off by 2e-6 scales y by 1e-6). */
+static void assert_normalized(const float *x, const float *y, shape sh, const double *mean,
+                              const double *var, double eps, const float *w, const float *b,
+                              double stats_tol)
+{
+    for (int64_t i = 0; i < sh.n; i++)
+        for (int64_t j = 0; j < sh.c; j++) {
+            double g = w != NULL ? (double)w[j] : 1.0;
+            double a = 1.0 / sqrt(var[j] + eps) * g;
+            double h = b != NULL ? (double)b[j] : 0.0;
+            for (int64_t k = 0; k < sh.s; k++) {
+                int64_t at = (i * sh.c + j) * sh.s + k;
+                double want = ((double)x[at] - mean[j]) * a + h;
+                double scale = fabs((double)x[at] * a) + fabs(mean[j] * a) + fabs(h) +
+                               fabs(want);
+                double tol = 4e-7 * scale + stats_tol * (fabs(g) + fabs(want)) + 1e-30;
+                if (!(fabs((double)y[at] - want) <= tol)) /* Check's asserts are slow per call */
+                    ck_abort_msg("y[%lld] = %.9g, reference %.9g (tolerance %.3g)",
+                                 (long long)at, (double)y[at], want, tol);
+            }
+        }
+}
+
+/* X (N, C, S) with channel j drawn uniformly around CENTRE + j / 3 with spread 1 + j / 5. */
+static void fill_channels(float *x, shape sh, uint32_t seed, double centre)
+{
+    hbn_test_fill(x, sh.n * sh.c * sh.s, seed, -1.0, 1.0);
+    for (int64_t i = 0; i < sh.n; i++)
+        for (int64_t j = 0; j < sh.c; j++)
+            for (int64_t k = 0; k < sh.s; k++) {
+                float *v = &x[(i * sh.c + j) * sh.s + k];
+                *v = (float)(centre + (double)j / 3.0 + (1.0 + (double)j / 5.0) * (double)*v);
+            }
+}
+
+/* Gain and shift of C channels, neither 1 nor 0, some negative. */
+static void fill_affine(float *w, float *b, int64_t c)
+{
+    hbn_test_fill(w, c, 71, -2.0, 2.0);
+    hbn_test_fill(b, c, 72, -1.0, 1.0);
+}
+
+static int64_t numel(shape sh)
+{
+    return sh.n * sh.c * sh.s;
+}
+
+/* ---- statistics and train ----------------------------------------------------------------- */
+
+START_TEST(batch_stats_match_reference)
+{
+    shape sh = shapes[_i];
+    float *x = alloc_floats(numel(sh));
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+    double *rm = alloc_doubles(sh.c), *rv = alloc_doubles(sh.c);
+
+    fill_channels(x, sh, (uint32_t)_i + 1u, 0.5);
+    ref_stats(x, sh, rm, rv);
+    ck_assert(hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
+    assert_stats(mean, var, rm, rv, sh.c);
+    free(x);
+    free(mean);
+    free(var);
+    free(rm);
+    free(rv);
+}
+END_TEST
+
+/* Train out of place against the reference, then in place: bit for bit the same results. */
+static void check_train(const float *x, shape sh, double eps, const float *w, const float *b)
+{
+    int64_t m = numel(sh);
+    float *y = alloc_floats(m), *z = alloc_floats(m);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+    double *mean2 = alloc_doubles(sh.c), *var2 = alloc_doubles(sh.c);
+    double *rm = alloc_doubles(sh.c), *rv = alloc_doubles(sh.c);
+
+    ref_stats(x, sh, rm, rv);
+    ck_assert(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, eps, w, b, mean, var));
+    assert_stats(mean, var, rm, rv, sh.c);
+    assert_normalized(x, y, sh, rm, rv, eps, w, b, 2e-6);
+    memcpy(z, x, (size_t)m * sizeof *z);
+    ck_assert(hbn_kernel_train(z, z, sh.n, sh.c, sh.s, eps, w, b, mean2, var2));
+    ck_assert_mem_eq(z, y, (size_t)m * sizeof *z);
+    ck_assert_mem_eq(mean2, mean, (size_t)sh.c * sizeof *mean);
+    ck_assert_mem_eq(var2, var, (size_t)sh.c * sizeof *var);
+    free(y);
+    free(z);
+    free(mean);
+    free(var);
+    free(mean2);
+    free(var2);
+    free(rm);
+    free(rv);
+}
+
+START_TEST(train_matches_reference)
+{
+    shape sh = shapes[_i];
+    float *x = alloc_floats(numel(sh));
+    float *w = alloc_floats(sh.c), *b = alloc_floats(sh.c);
+
+    fill_channels(x, sh, (uint32_t)_i + 11u, -0.25);
+    fill_affine(w, b, sh.c);
+    check_train(x, sh, 1e-5, w, b);
+    check_train(x, sh, 1e-5, NULL, NULL);
+    check_train(x, sh, 0.5, w, NULL);
+    check_train(x, sh, 1e-3, NULL, b);
+    free(x);
+    free(w);
+    free(b);
+}
+END_TEST
+
+/* ---- normalize with given statistics ------------------------------------------------------ */
+
+/* Normalize out of place against the reference, then in place: bit for bit the same output. */
+static void check_normalize(const float *x, shape sh, const double *mean, const double *var,
+                            double eps, const float *w, const float *b)
+{
+    int64_t m = numel(sh);
+    float *y = alloc_floats(m), *z = alloc_floats(m);
+
+    ck_assert(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, mean, var, eps, w, b));
+    assert_normalized(x, y, sh, mean, var, eps, w, b, 0.0);
+    memcpy(z, x, (size_t)m * sizeof *z);
+    ck_assert(hbn_kernel_normalize(z, z, sh.n, sh.c, sh.s, mean, var, eps, w, b));
+    ck_assert_mem_eq(z, y, (size_t)m * sizeof *z);
+    free(y);
+    free(z);
+}
+
+START_TEST(normalize_matches_reference)
+{
+    shape sh = shapes[_i];
+    float *x = alloc_floats(numel(sh));
+    float *w = alloc_floats(sh.c), *b = alloc_floats(sh.c);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+
+    fill_channels(x, sh, (uint32_t)_i + 21u, 0.0);
+    fill_affine(w, b, sh.c);
+    for (int64_t j = 0; j < sh.c; j++) { /* stats unrelated to the data; channel 0 var 0 */
+        mean[j] = 0.25 * (double)j - 1.0;
+        var[j] = j == 0 ? 0.0 : 0.5 + 0.1 * (double)j;
+    }
+    check_normalize(x, sh, mean, var, 1e-5, w, b);
+    check_normalize(x, sh, mean, var, 1e-5, NULL, NULL);
+    check_normalize(x, sh, mean, var, 0.25, w, NULL);
+    check_normalize(x, sh, mean, var, 1e-3, NULL, b);
+    free(x);
+    free(w);
+    free(b);
+    free(mean);
+    free(var);
+}
+END_TEST
+
+/* The non-temporal path (outputs over 16 MiB) computes what the others do. */
+START_TEST(streamed_output_matches_reference)
+{
+    shape sh = STREAMED;
+    float *x = alloc_floats(numel(sh));
+    float *w = alloc_floats(sh.c), *b = alloc_floats(sh.c);
+    double mean[3] = {0.5, -2.0, 100.0}, var[3] = {1.0, 0.25, 4.0};
+
+    fill_channels(x, sh, 101u, 0.0);
+    fill_affine(w, b, sh.c);
+    check_train(x, sh, 1e-5, w, b);
+    check_normalize(x, sh, mean, var, 1e-5, w, b);
+    free(x);
+    free(w);
+    free(b);
+}
+END_TEST
+
+/* ---- awkward data ------------------------------------------------------------------------- */
+
+/* Rows, planes (one channel group), one channel, many rows, several channel groups. */
+static const shape awkward_shapes[] = {{64, 10, 1}, {4, 3, 500},    {1, 1, 4096},
+                                       {300, 40, 1}, {3, 40, 300}};
+
+/* Mean 100, standard deviation 1: a float sum of squares would miss the variance by ~1e-2. */
+START_TEST(large_mean_keeps_accuracy)
+{
+    shape sh = awkward_shapes[_i];
+    float *x = alloc_floats(numel(sh));
+    float *w = alloc_floats(sh.c), *b = alloc_floats(sh.c);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+    double *rm = alloc_doubles(sh.c), *rv = alloc_doubles(sh.c);
+
+    hbn_test_fill(x, numel(sh), 31u + (uint32_t)_i, 100.0 - sqrt(3.0), 100.0 + sqrt(3.0));
+    ref_stats(x, sh, rm, rv);
+    ck_assert(hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
+    assert_stats(mean, var, rm, rv, sh.c);
+    fill_affine(w, b, sh.c);
+    check_train(x, sh, 1e-5, w, b);
+    free(x);
+    free(w);
+    free(b);
+    free(mean);
+    free(var);
+    free(rm);
+    free(rv);
+}
+END_TEST
+
+/* The values a channel starts with (the first plane's first block, the first rows) lie far from
+ * the rest, so the first shift is far from the mean: results stay accurate. */
+START_TEST(unrepresentative_start_keeps_accuracy)
+{
+    shape sh = awkward_shapes[_i];
+    float *x = alloc_floats(numel(sh));
+    int64_t head = sh.s > 1 ? sh.s / 2 : (sh.n / 4) * sh.c;
+
+    hbn_test_fill(x, numel(sh), 41u + (uint32_t)_i, -1.0, 1.0);
+    for (int64_t j = 0; j < (sh.s > 1 ? sh.c : 1); j++) /* every channel's first plane */
+        for (int64_t k = 0; k < head; k++)
+            x[j * sh.s + k] += 50.0f;
+    check_train(x, sh, 1e-5, NULL, NULL);
+    free(x);
+}
+END_TEST
+
+/* Each channel starts with the values its first shift comes from (256 values of the first
+ * plane, 16 rows) near 0, while the rest lies near 1000 with spread 1: a shift near 0 would lose
+ * the variance to cancellation (1 + mean^2 / var is ~ 100), so the kernels must shift again. */
+START_TEST(far_first_shift_is_retried)
+{
+    static const shape far[] = {{2, 3, 16384}, {4096, 3, 1}};
+    shape sh = far[_i];
+    float *x = alloc_floats(numel(sh));
+
+    hbn_test_fill(x, numel(sh), 45u + (uint32_t)_i, 999.0, 1001.0);
+    for (int64_t j = 0; j < sh.c; j++)
+        for (int64_t k = 0; k < (sh.s > 1 ? 256 : 16); k++)
+            x[sh.s > 1 ? j * sh.s + k : k * sh.c + j] -= 1000.0f;
+    check_train(x, sh, 1e-5, NULL, NULL);
+    free(x);
+}
+END_TEST
+
+/* Values near FLT_MAX overflow float partial sums; the statistics stay exact in double and no
+ * finite input is reported as non-finite. */
+START_TEST(huge_values_are_finite)
+{
+    shape sh = awkward_shapes[_i];
+    float *x = alloc_floats(numel(sh));
+
+    hbn_test_fill(x, numel(sh), 51u + (uint32_t)_i, -1.0, 1.0);
+    for (int64_t k = 0; k < numel(sh); k++)
+        x[k] *= k % 3 == 0 ? FLT_MAX : 1.0f;
+    check_train(x, sh, 1e-5, NULL, NULL);
+    free(x);
+}
+END_TEST
+
+/* A constant channel has variance 0 (never negative) and normalizes to exactly its bias. */
+START_TEST(constant_channels_have_zero_variance)
+{
+    shape sh = awkward_shapes[_i];
+    int64_t m = numel(sh);
+    float *x = alloc_floats(m), *y = alloc_floats(m);
+    float *b = alloc_floats(sh.c);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+
+    for (int64_t k = 0; k < m; k++)
+        x[k] = 0.1f;
+    hbn_test_fill(b, sh.c, 61u, -1.0, 1.0);
+    ck_assert(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, NULL, b, mean, var));
+    for (int64_t j = 0; j < sh.c; j++) {
+        ck_assert_double_eq_tol(mean[j], (double)0.1f, 1e-15);
+        ck_assert(var[j] >= 0.0 && var[j] < 1e-15);
+    }
+    for (int64_t k = 0; k < m; k++)
+        if (y[k] != b[(k / sh.s) % sh.c]) /* (x - mean) is exactly 0 */
+            ck_abort_msg("y[%lld] = %.9g, bias %.9g", (long long)k, (double)y[k],
+                         (double)b[(k / sh.s) % sh.c]);
+    free(x);
+    free(y);
+    free(b);
+    free(mean);
+    free(var);
+}
+END_TEST
+
+/* A finite input whose output overflows (a huge gain) is not reported as non-finite. */
+START_TEST(overflowing_output_is_not_non_finite)
+{
+    shape sh = {3, 2, 5};
+    float x[30], y[30];
+    double mean[2] = {0.0, 0.0}, var[2] = {0.0, 0.0};
+
+    hbn_test_fill(x, 30, 81u, 1.0, 2.0);
+    x[7] = FLT_MAX;
+    ck_assert(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, mean, var, 1e-40, NULL, NULL));
+    ck_assert(isinf(y[7]));
+}
+END_TEST
+
+/* ---- non-finite inputs -------------------------------------------------------------------- */
+
+/* Poisons X (N, C, S) with NaN, +Inf or -Inf (_i % 3) at its first, middle or last element
+ * (_i / 3 % 3), in rows, planes or planes written with non-temporal stores (_i / 9): every
+ * kernel must report it. */
+START_TEST(non_finite_inputs_are_reported)
+{
+    static const shape layouts[] = {{33, 17, 1}, {5, 3, 301}, STREAMED};
+    const float poison[] = {NAN, INFINITY, -INFINITY};
+    shape sh = layouts[_i / 9];
+    int64_t m = numel(sh);
+    int64_t at[] = {0, m / 2, m - 1};
+    float *x = alloc_floats(m), *y = alloc_floats(m);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+    double *gm = alloc_doubles(sh.c), *gv = alloc_doubles(sh.c);
+    float *w = alloc_floats(sh.c);
+
+    for (int64_t j = 0; j < sh.c; j++) {
+        gm[j] = 0.5;
+        gv[j] = 2.0;
+        w[j] = 0.0f; /* a zero gain must not hide the poison */
+    }
+    hbn_test_fill(x, m, 91u, -3.0, 3.0);
+    ck_assert(hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
+    ck_assert(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL));
+    x[at[_i / 3 % 3]] = poison[_i % 3];
+    ck_assert(!hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
+    ck_assert(!hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, NULL, NULL, mean, var));
+    ck_assert(!hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, NULL, NULL));
+    ck_assert(!hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL));
+    free(x);
+    free(y);
+    free(mean);
+    free(var);
+    free(gm);
+    free(gv);
+    free(w);
+}
+END_TEST
+
+Suite *hbn_kernels_suite(void)
+{
+    Suite *suite = suite_create("kernels");
+    TCase *tc = tcase_create("stats_and_train");
+
+    tcase_add_loop_test(tc, batch_stats_match_reference, 0, COUNT_OF(shapes));
+    tcase_add_loop_test(tc, train_matches_reference, 0, COUNT_OF(shapes));
+    suite_add_tcase(suite, tc);
+    tc = tcase_create("normalize");
+    tcase_add_loop_test(tc, normalize_matches_reference, 0, COUNT_OF(shapes));
+    tcase_add_test(tc, overflowing_output_is_not_non_finite);
+    tcase_add_test(tc, streamed_output_matches_reference);
+    suite_add_tcase(suite, tc);
+    tc = tcase_create("awkward_data");
+    tcase_add_loop_test(tc, large_mean_keeps_accuracy, 0, COUNT_OF(awkward_shapes));
+    tcase_add_loop_test(tc, unrepresentative_start_keeps_accuracy, 0, COUNT_OF(awkward_shapes));
+    tcase_add_loop_test(tc, far_first_shift_is_retried, 0, 2);
+    tcase_add_loop_test(tc, huge_values_are_finite, 0, COUNT_OF(awkward_shapes));
+    tcase_add_loop_test(tc, constant_channels_have_zero_variance, 0, COUNT_OF(awkward_shapes));
+    suite_add_tcase(suite, tc);
+    tc = tcase_create("non_finite");
+    tcase_add_loop_test(tc, non_finite_inputs_are_reported, 0, 27);
+    suite_add_tcase(suite, tc);
+    return suite;
+}

@@ -1,1 +1,322 @@
-int main(void){return 0;}
+/* bench_core.c: times core/'s forward on one thread and prints tables; a program, not a test
+ * (built by `make`, never run by `make check`; tests/bench/run_core_bench.sh sets it beside
+ * PyTorch). Per shape: hbn_layer_forward + hbn_layer_apply_update in train mode, the eval-mode
+ * forward and a same-size memcpy, interleaved so that all three see the same machine noise;
+ * medians in microseconds, effective GB/s (bytes read + written). Then the OpenBLAS experiment:
+ * per-channel sums via cblas_sgemv x ones, both moments via cblas_dsdot, versus the kernels.
+ * Usage: bench_core [--quick] [--forward | --blas]   (--quick: a tenth of the time budget) */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/kernels.h"
+#include "core/layer.h"
+
+typedef struct bench_shape {
+    const char *label;
+    int rank;
+    int64_t dims[4];
+} bench_shape;
+
+static const bench_shape shapes[] = {
+    {"(32,64)", 2, {32, 64, 1, 1}},
+    {"(256,1024)", 2, {256, 1024, 1, 1}},
+    {"(8,16,32,32)", 4, {8, 16, 32, 32}},
+    {"(64,256,14,14)", 4, {64, 256, 14, 14}},
+    {"(32,64,56,56)", 4, {32, 64, 56, 56}},
+};
+#define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+static double budget_us = 1.5e6; /* per shape and measurement group */
+static volatile double sink;     /* keeps results alive */
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of T[N] (sorts T). */
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static int64_t shape_numel(const bench_shape *sh)
+{
+    int64_t m = 1;
+    for (int d = 0; d < sh->rank; d++)
+        m *= sh->dims[d];
+    return m;
+}
+
+/* Deterministic inputs uniform in [0, 1) (an LCG; the values do not matter for speed). */
+static void fill(float *x, int64_t n, uint32_t seed)
+{
+    uint64_t st = 0x9e3779b97f4a7c15u ^ seed;
+    for (int64_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005u + 1442695040888963407u;
+        x[i] = (float)((double)(st >> 40) / 16777216.0);
+    }
+}
+
+/* Repetitions that fit the budget given one run of T0 microseconds: at least 15. */
+static int reps_for(double t0)
+{
+    double r = budget_us / (t0 > 1.0 ? t0 : 1.0);
+    return r < 15.0 ? 15 : r > 20000.0 ? 20000 : (int)r;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_core: %s\n", what);
+    exit(EXIT_FAILURE);
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+/* One train forward with its update, one eval forward and one memcpy into T[0..2]. */
+static void forward_once(hbn_layer *layer, hbn_forward_args *args, float *y, size_t bytes,
+                         double *t)
+{
+    hbn_forward_result res;
+    hbn_err err;
+
+    hbn_forward_result_init(&res);
+    args->mode = HBN_MODE_TRAIN;
+    double t0 = now_us();
+    if (hbn_layer_forward(layer, args, y, &res, &err) != HBN_OK)
+        die(err.msg);
+    hbn_layer_apply_update(layer, &res.update);
+    hbn_forward_result_clear(&res);
+    double t1 = now_us();
+    args->mode = HBN_MODE_EVAL;
+    if (hbn_layer_forward(layer, args, y, &res, &err) != HBN_OK)
+        die(err.msg);
+    hbn_forward_result_clear(&res);
+    double t2 = now_us();
+    memcpy(y, args->inputs, bytes);
+    double t3 = now_us();
+    t[0] = t1 - t0;
+    t[1] = t2 - t1;
+    t[2] = t3 - t2;
+    sink += (double)y[0];
+}
+
+/* Times SH and prints one row: medians, effective GB/s, train bandwidth as % of the copy's. */
+static void forward_row(const bench_shape *sh)
+{
+    int64_t m = shape_numel(sh);
+    size_t bytes = (size_t)m * sizeof(float);
+    float *x = malloc(bytes), *y = malloc(bytes);
+    hbn_config cfg;
+    hbn_layer *layer = NULL;
+    hbn_forward_args args;
+    hbn_err err;
+    double t[3];
+
+    if (x == NULL || y == NULL)
+        die("out of memory");
+    fill(x, m, 1u);
+    memset(y, 0, bytes);
+    hbn_config_init(&cfg, sh->dims[1]);
+    if (hbn_layer_create("bench", &cfg, &layer, &err) != HBN_OK)
+        die(err.msg);
+    hbn_forward_args_init(&args);
+    args.inputs = x;
+    args.rank = sh->rank;
+    memcpy(args.shape, sh->dims, sizeof sh->dims);
+    args.has_mode = true;
+    forward_once(layer, &args, y, bytes, t); /* warm-up and calibration */
+    forward_once(layer, &args, y, bytes, t);
+    int reps = reps_for(t[0] + t[1] + t[2]);
+    double *all = malloc(3 * (size_t)reps * sizeof *all);
+    if (all == NULL)
+        die("out of memory");
+    for (int r = 0; r < reps; r++) {
+        forward_once(layer, &args, y, bytes, t);
+        for (int k = 0; k < 3; k++)
+            all[k * reps + r] = t[k];
+    }
+    double med[3];
+    for (int k = 0; k < 3; k++)
+        med[k] = median(all + k * reps, reps);
+    double gb = 2.0 * (double)bytes / 1e3; /* bytes read + written, per microsecond -> GB/s */
+    printf("forward %-16s %10lld %6d %11.1f %11.1f %11.1f %8.1f %8.1f %8.1f %7.0f%%\n", sh->label,
+           (long long)m, reps, med[0], med[1], med[2], gb / med[0], gb / med[1], gb / med[2],
+           100.0 * med[2] / med[0]);
+    free(all);
+    hbn_layer_free(layer);
+    free(x);
+    free(y);
+}
+
+/* ---- OpenBLAS experiment ------------------------------------------------------------------ */
+
+/* Per-channel sums through OpenBLAS: (N, C) as x^T * ones; (N, C, S) as the sums of the N * C
+ * planes (x * ones), combined per channel. OUT holds N * C floats, CH C doubles. */
+static void blas_sums(const float *x, int64_t n, int64_t c, int64_t s, const float *ones,
+                      float *out, double *ch)
+{
+    if (s == 1) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)n, (blasint)c, 1.0f, x, (blasint)c, ones,
+                    1, 0.0f, out, 1);
+        for (int64_t j = 0; j < c; j++)
+            ch[j] = (double)out[j];
+        return;
+    }
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)(n * c), (blasint)s, 1.0f, x, (blasint)s,
+                ones, 1, 0.0f, out, 1);
+    for (int64_t j = 0; j < c; j++)
+        ch[j] = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++)
+            ch[j] += (double)out[i * c + j];
+}
+
+/* Both moments through OpenBLAS with double accumulation: per plane cblas_dsdot(x, ones) and
+ * cblas_dsdot(x, x), combined per channel (var = E[x^2] - mean^2, exposed to cancellation when
+ * |mean| >> std). Planes only: the columns of an (N, C) input would be strided. */
+static void blas_moments(const float *x, int64_t n, int64_t c, int64_t s, const float *ones,
+                         double *mean, double *var)
+{
+    double m = (double)(n * s);
+    for (int64_t j = 0; j < c; j++)
+        mean[j] = var[j] = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++) {
+            const float *p = x + (i * c + j) * s;
+            mean[j] += cblas_dsdot((blasint)s, p, 1, ones, 1);
+            var[j] += cblas_dsdot((blasint)s, p, 1, p, 1);
+        }
+    for (int64_t j = 0; j < c; j++) {
+        mean[j] /= m;
+        var[j] = var[j] / m - mean[j] * mean[j];
+    }
+}
+
+/* The same sums with a plain loop (compiled like this program, -O2). */
+static void loop_sums(const float *x, int64_t n, int64_t c, int64_t s, double *ch)
+{
+    for (int64_t j = 0; j < c; j++)
+        ch[j] = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < c; j++) {
+            const float *p = x + (i * c + j) * s;
+            float acc = 0.0f;
+            for (int64_t k = 0; k < s; k++)
+                acc += p[k];
+            ch[j] += (double)acc;
+        }
+}
+
+/* One repetition of the experiment on SH's data into T[0..3]: sgemv sums, loop sums, the
+ * kernels' statistics, dsdot moments (planes only; 0 for S == 1). */
+static void blas_once(const float *x, int64_t n, int64_t c, int64_t s, const float *ones,
+                      float *out, double *ch, double *var, double *t)
+{
+    double t0 = now_us();
+    blas_sums(x, n, c, s, ones, out, ch);
+    double t1 = now_us();
+    loop_sums(x, n, c, s, ch);
+    double t2 = now_us();
+    if (!hbn_kernel_batch_stats(x, n, c, s, ch, var))
+        die("non-finite bench data");
+    double t3 = now_us();
+    if (s > 1)
+        blas_moments(x, n, c, s, ones, ch, var);
+    double t4 = now_us();
+    t[0] = t1 - t0;
+    t[1] = t2 - t1;
+    t[2] = t3 - t2;
+    t[3] = t4 - t3;
+    sink += ch[0] + var[0];
+}
+
+/* Times SH's experiment and prints one row of medians. */
+static void blas_row(const bench_shape *sh)
+{
+    int64_t n = sh->dims[0], c = sh->dims[1], s = shape_numel(sh) / (n * c);
+    int64_t m = n * c * s, len = n > s ? n : s;
+    float *x = malloc((size_t)m * sizeof *x), *ones = malloc((size_t)len * sizeof *ones);
+    float *out = malloc((size_t)(n * c) * sizeof *out);
+    double *ch = malloc((size_t)c * sizeof *ch), *var = malloc((size_t)c * sizeof *var);
+    double t[4];
+
+    if (x == NULL || ones == NULL || out == NULL || ch == NULL || var == NULL)
+        die("out of memory");
+    fill(x, m, 2u);
+    for (int64_t i = 0; i < len; i++)
+        ones[i] = 1.0f;
+    blas_once(x, n, c, s, ones, out, ch, var, t);
+    int reps = reps_for(t[0] + t[1] + t[2] + t[3]);
+    double *all = malloc(4 * (size_t)reps * sizeof *all);
+    if (all == NULL)
+        die("out of memory");
+    for (int r = 0; r < reps; r++) {
+        blas_once(x, n, c, s, ones, out, ch, var, t);
+        for (int k = 0; k < 4; k++)
+            all[k * reps + r] = t[k];
+    }
+    double med[4];
+    for (int k = 0; k < 4; k++)
+        med[k] = median(all + k * reps, reps);
+    printf("openblas %-16s %6d %13.1f %13.1f %15.1f %9.2f", sh->label, reps, med[0], med[1],
+           med[2], med[0] / med[2]);
+    if (s > 1)
+        printf(" %15.1f %9.2f\n", med[3], med[3] / med[2]);
+    else
+        printf(" %15s %9s\n", "-", "-");
+    free(all);
+    free(x);
+    free(ones);
+    free(out);
+    free(ch);
+    free(var);
+}
+
+int main(int argc, char **argv)
+{
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+    bool forward = true, blas = true;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            budget_us /= 10.0;
+        else if (strcmp(argv[i], "--forward") == 0)
+            blas = false;
+        else if (strcmp(argv[i], "--blas") == 0)
+            forward = false;
+        else
+            die("usage: bench_core [--quick] [--forward | --blas]");
+    }
+    openblas_set_num_threads(1);
+    if (forward) {
+        printf("# bench_core: one thread, medians over interleaved repetitions\n");
+        printf("# %-22s %10s %6s %11s %11s %11s %8s %8s %8s %8s\n", "shape", "numel", "reps",
+               "train_us", "eval_us", "copy_us", "train_GB", "eval_GB", "copy_GB", "tr/copy");
+        for (int i = 0; i < NSHAPES; i++)
+            forward_row(&shapes[i]);
+    }
+    if (blas) {
+        printf("# OpenBLAS %s (OPENBLAS_CORETYPE=%s): per-channel sums via cblas_sgemv x ones\n",
+               openblas_get_corename(), coretype != NULL ? coretype : "unset");
+        printf("# (float sums only), a plain -O2 loop, hbn_kernel_batch_stats (means and\n");
+        printf("# variances), and both moments via cblas_dsdot per plane (double sums)\n");
+        printf("# %-23s %6s %13s %13s %15s %9s %15s %9s\n", "shape", "reps", "sgemv_sum_us",
+               "loop_sum_us", "kernel_stats_us", "sgemv/krn", "dsdot_stats_us", "dsdot/krn");
+        for (int i = 0; i < NSHAPES; i++)
+            blas_row(&shapes[i]);
+    }
+    return sink == 42.0 ? 1 : 0;
+}
