@@ -24,9 +24,15 @@ static const hbn_call_fn handlers[HBN_EP_COUNT] = {
     [HBN_EP_STATS_GET] = hbn_routes_stats_get,
     [HBN_EP_STATS_PUT] = hbn_routes_stats_put,
     [HBN_EP_FORWARD] = hbn_routes_forward,
+    [HBN_EP_STATE_GET] = hbn_routes_state_get,
+    [HBN_EP_STATE_PUT] = hbn_routes_state_put,
     [HBN_EP_HEALTH_LIVE] = hbn_routes_health_live,
     [HBN_EP_HEALTH_READY] = hbn_routes_health_ready,
     [HBN_EP_METRICS] = hbn_routes_metrics,
+    [HBN_EP_OIP_SERVER] = hbn_routes_oip_server,
+    [HBN_EP_OIP_MODEL] = hbn_routes_oip_model,
+    [HBN_EP_OIP_READY] = hbn_routes_oip_ready,
+    [HBN_EP_OIP_INFER] = hbn_routes_oip_infer,
 };
 
 void hbn_api_route(const char *method, const char *path, hbn_route_info *info)

@@ -1,8 +1,9 @@
-/* router.c: the route table of the v1 API, the health probes and /metrics, and the raw-path
- * matcher. Table order decides between templates that match the same path (none do today); new
- * routes (state, Open Inference Protocol) slot in as rows plus an endpoint. Invariant: a path
- * matching no template is "unknown" (404); matching a template but not the method is 405 with
- * the template's methods in Allow. */
+/* router.c: the route table of the v1 API, the Open Inference Protocol, the health probes and
+ * /metrics, and the raw-path matcher. Table order decides between templates that match the same
+ * path (none do today); new routes slot in as rows plus an endpoint. The OIP's "/versions/1" is
+ * a literal segment, so that any other version is an unknown route (404 not_found). Invariant:
+ * a path matching no template is "unknown" (404); matching a template but not the method is 405
+ * with the template's methods in Allow. */
 #include "api/router.h"
 
 #include <string.h>
@@ -21,9 +22,19 @@ static const hbn_route routes[] = {
     {"GET", "/v1/layers/{name}/stats/{id}", HBN_EP_STATS_GET, 0},
     {"PUT", "/v1/layers/{name}/stats/{id}", HBN_EP_STATS_PUT, HBN_ROUTE_BODY},
     {"POST", "/v1/layers/{name}/forward", HBN_EP_FORWARD, HBN_ROUTE_BODY},
+    {"GET", "/v1/layers/{name}/state", HBN_EP_STATE_GET, 0},
+    {"PUT", "/v1/layers/{name}/state", HBN_EP_STATE_PUT, HBN_ROUTE_BODY},
     {"GET", "/v2/health/live", HBN_EP_HEALTH_LIVE, HBN_ROUTE_PUBLIC},
     {"GET", "/v2/health/ready", HBN_EP_HEALTH_READY, HBN_ROUTE_PUBLIC},
     {"GET", "/metrics", HBN_EP_METRICS, 0},
+    /* Open Inference Protocol: a layer is a model whose only version is 1 */
+    {"GET", "/v2", HBN_EP_OIP_SERVER, 0},
+    {"GET", "/v2/models/{name}", HBN_EP_OIP_MODEL, 0},
+    {"GET", "/v2/models/{name}/versions/1", HBN_EP_OIP_MODEL, 0},
+    {"GET", "/v2/models/{name}/ready", HBN_EP_OIP_READY, 0},
+    {"GET", "/v2/models/{name}/versions/1/ready", HBN_EP_OIP_READY, 0},
+    {"POST", "/v2/models/{name}/infer", HBN_EP_OIP_INFER, HBN_ROUTE_BODY},
+    {"POST", "/v2/models/{name}/versions/1/infer", HBN_EP_OIP_INFER, HBN_ROUTE_BODY},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])

@@ -25,6 +25,12 @@ typedef enum hbn_endpoint {
     HBN_EP_HEALTH_LIVE,
     HBN_EP_HEALTH_READY,
     HBN_EP_METRICS,
+    HBN_EP_OIP_SERVER,      /* Open Inference Protocol: GET /v2 */
+    HBN_EP_OIP_MODEL,
+    HBN_EP_OIP_READY,
+    HBN_EP_OIP_INFER,
+    HBN_EP_STATE_GET,
+    HBN_EP_STATE_PUT,
     HBN_EP_COUNT
 } hbn_endpoint;
 
