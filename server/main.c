@@ -151,6 +151,8 @@ static hbn_status main_build(daemon_parts *d, hbn_err *err)
         .layers_ctx = d->registry,
         .inflight = hbn_lifecycle_inflight,
         .inflight_ctx = d->life,
+        .persist = d->storage != NULL ? hbn_storage_counts : NULL,
+        .persist_ctx = d->storage,
     };
     st = hbn_metrics_create(&gauges, &d->metrics, err);
     if (st != HBN_OK)

@@ -249,6 +249,19 @@ static void metrics_render_gauges(hbn_metrics *m, hbn_strbuf *sb)
                           "# TYPE hyperbn_inflight_requests gauge\n"
                           "hyperbn_inflight_requests %zu\n",
                           m->gauges.inflight(m->gauges.inflight_ctx));
+    if (m->gauges.persist != NULL) {
+        uint64_t ok = 0, failed = 0;
+
+        m->gauges.persist(m->gauges.persist_ctx, &ok, &failed);
+        hbn_strbuf_printf(sb,
+                          "# HELP hyperbn_persist_operations_total Layer files written or removed "
+                          "durably.\n# TYPE hyperbn_persist_operations_total counter\n"
+                          "hyperbn_persist_operations_total %llu\n"
+                          "# HELP hyperbn_persist_failures_total Layer file writes or removes that "
+                          "failed.\n# TYPE hyperbn_persist_failures_total counter\n"
+                          "hyperbn_persist_failures_total %llu\n",
+                          (unsigned long long)ok, (unsigned long long)failed);
+    }
 }
 
 void hbn_metrics_render(void *ctx, hbn_strbuf *sb)

@@ -19,6 +19,9 @@ typedef struct hbn_metrics_gauges {
     void *layers_ctx;
     size_t (*inflight)(void *ctx);
     void *inflight_ctx;
+    /* Persistence operations that succeeded and failed (NULL without a data directory). */
+    void (*persist)(void *ctx, uint64_t *ok, uint64_t *failed);
+    void *persist_ctx;
 } hbn_metrics_gauges;
 
 /* Creates the figures in *OUT (NEW, free with hbn_metrics_free). GAUGES is copied. */

@@ -39,6 +39,8 @@ struct hbn_storage {
     int lockfd;  /* DIR/LOCK, holding the flock */
     atomic_bool failed;
     atomic_uint_fast64_t seq; /* temporary file names */
+    atomic_uint_fast64_t persisted;      /* writes and removes that succeeded */
+    atomic_uint_fast64_t persist_failed; /* writes and removes that failed */
     hbn_storage_failure_fn on_failure;
     void *failure_ctx;
     storage_quarantined *quarantined; /* NEW [nquarantined]; written only by hbn_storage_load */
@@ -450,6 +452,13 @@ static hbn_status storage_replace(hbn_storage *s, const char *final, const char 
 }
 #endif
 
+/* Counts one persistence operation that ended with ST, and returns ST. */
+static hbn_status storage_count(hbn_storage *s, hbn_status st)
+{
+    atomic_fetch_add(st == HBN_OK ? &s->persisted : &s->persist_failed, 1);
+    return st;
+}
+
 hbn_status hbn_storage_write(hbn_storage *s, const hbn_layer *layer, hbn_err *err)
 {
     const char *name = hbn_layer_name(layer);
@@ -466,7 +475,7 @@ hbn_status hbn_storage_write(hbn_storage *s, const hbn_layer *layer, hbn_err *er
     if (st == HBN_OK)
         st = storage_replace(s, final, data, len, what, err);
     free(data);
-    return st;
+    return storage_count(s, st);
 }
 
 hbn_status hbn_storage_remove(hbn_storage *s, const char *name, hbn_err *err)
@@ -478,10 +487,18 @@ hbn_status hbn_storage_remove(hbn_storage *s, const char *name, hbn_err *err)
     snprintf(final, sizeof final, "%s" HBN_STORAGE_SUFFIX, name);
     st = storage_check_usable(s, what, err);
     if (st != HBN_OK)
-        return st;
+        return storage_count(s, st);
     if ((storage_injected("unlink") || unlinkat(s->dirfd, final, 0) != 0) && errno != ENOENT)
-        return storage_error(s, errno, "unlink", final, what, err);
-    return storage_sync_dir(s, what, err);
+        return storage_count(s, storage_error(s, errno, "unlink", final, what, err));
+    return storage_count(s, storage_sync_dir(s, what, err));
+}
+
+void hbn_storage_counts(void *ctx, uint64_t *ok, uint64_t *failed)
+{
+    hbn_storage *s = ctx;
+
+    *ok = atomic_load(&s->persisted);
+    *failed = atomic_load(&s->persist_failed);
 }
 
 static hbn_status storage_persist_write(void *ctx, const hbn_layer *layer, hbn_err *err)

@@ -10,6 +10,7 @@
 #define HBN_STORAGE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "api/strbuf.h"
@@ -65,6 +66,10 @@ hbn_status hbn_storage_write(hbn_storage *s, const hbn_layer *layer, hbn_err *er
 /* Unlinks DIR/NAME.safetensors (absent already is fine) and fsyncs DIR. Statuses as
  * hbn_storage_write. */
 hbn_status hbn_storage_remove(hbn_storage *s, const char *name, hbn_err *err);
+
+/* Persistence operations (writes and removes) so far: *OK succeeded, *FAILED failed. CTX is the
+ * hbn_storage (the signature of hbn_metrics_gauges.persist). Thread-safe. */
+void hbn_storage_counts(void *ctx, uint64_t *ok, uint64_t *failed);
 
 /* Whether S is in its failed state. */
 bool hbn_storage_failed(hbn_storage *s);

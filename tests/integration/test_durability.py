@@ -399,6 +399,30 @@ class Faults(DataDirCase):
         self.assertEqual(r.status, 200, r)  # the fault is gone: writes work again
         self.assertEqual(self.c.get("/v2/health/ready").status, 200)
 
+    def persist_counts(self):
+        r = self.c.get("/metrics")
+        self.assertEqual(r.status, 200, r)
+        text = r.body.decode()
+        found = {}
+        for line in text.splitlines():
+            for name in ("hyperbn_persist_operations_total", "hyperbn_persist_failures_total"):
+                if line.startswith(name + " "):
+                    found[name] = int(line.split()[1])
+        self.assertEqual(len(found), 2, text)
+        return found["hyperbn_persist_operations_total"], found["hyperbn_persist_failures_total"]
+
+    def test_metrics_count_persist_operations_and_failures(self):
+        ok0, failed0 = self.persist_counts()
+        self.assertGreaterEqual(ok0, 2)  # the create and the PUT stats of setUp
+        self.assertEqual(failed0, 0)
+        self.arm("write", "ENOSPC")
+        r = self.c.post("/v1/layers/bn1/checkpoints")
+        self.assertEqual((r.status, r.code), (507, "insufficient_storage"), r)
+        self.arm(None)
+        self.assertEqual(self.persist_counts(), (ok0, failed0 + 1))
+        self.assertEqual(self.c.post("/v1/layers/bn1/checkpoints").status, 201)
+        self.assertEqual(self.persist_counts(), (ok0 + 1, failed0 + 1))
+
     def test_delete_fault_keeps_the_layer(self):
         before_file, before_state = self.file_bytes("bn1"), snapshot(self.c)
         self.arm("unlink", "EIO")
