@@ -450,7 +450,7 @@ static hbn_status read_forward(const hbn_layer *layer, void *arg, hbn_err *err)
 /* Every batch has rows 0 and 2 in every channel: batch mean 1, unbiased batch variance 2. */
 static void *conc_forwarder(void *unused)
 {
-    static float x[2 * CONC_C];
+    float x[2 * CONC_C] = {0}; /* per thread: the threads must not share it */
     float *y = malloc(sizeof x);
 
     (void)unused;
