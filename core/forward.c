@@ -3,10 +3,13 @@
  * pending update; hbn_layer_apply_update folds them into the slot's current values (exclusive
  * lock). The numeric work is kernels.c's. Rules are checked in SEMANTICS 3's order; the inputs'
  * finiteness is reported by the kernels as they compute, so a call that succeeds reads its data
- * in one sweep. A failed call changes no state and leaves nothing to apply. */
+ * in one sweep. Finite inputs can still overflow float32 (SEMANTICS 5: no non-finite number
+ * leaves or enters a layer): the kernels report non-finite outputs, and a train call checks the
+ * statistics it would fold in. A failed call changes no state and leaves nothing to apply. */
 #include "core/layer.h"
 
 #include <assert.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +17,12 @@
 
 #include "core/kernels.h"
 #include "core/layer_internal.h"
+
+/* A bound on doubles that round to finite float32 values, with room to spare: FLT_MAX plus a
+ * quarter of its last place (half a place would round to infinity), so that a blend of such
+ * values computed in double, whose rounding errors are far smaller, rounds to a finite float32
+ * too. */
+#define HBN_FLOAT_LIMIT ((double)FLT_MAX + 0x1p102)
 
 /* Which statistics a call normalizes with, or updates (SEMANTICS 3's table). */
 typedef enum stats_source {
@@ -219,6 +228,67 @@ static hbn_status check_values_and_batch(const hbn_forward_args *args, const fwd
     return st;
 }
 
+/* HBN_E_NON_FINITE for the first output that is not finite among the NUMEL at OUTPUTS (the
+ * kernel found one, on finite inputs: float32 overflowed), naming its channel and what that
+ * channel was normalized with (MEAN, VAR, the plan's weight and bias). */
+static hbn_status outputs_overflow(const hbn_layer *layer, const fwd_plan *plan,
+                                   const float *outputs, const double *mean, const double *var,
+                                   hbn_err *err)
+{
+    int64_t at = 0;
+    int64_t j;
+
+    while (at < plan->numel - 1 && isfinite(outputs[at]))
+        at++;
+    j = (at / plan->s) % plan->c;
+    return hbn_err_set(err, HBN_E_NON_FINITE,
+                       "outputs overflow float32 in channel %" PRId64 " of layer %s (weight %g, "
+                       "bias %g, mean %g, variance %g)",
+                       j, layer->name, plan->weight != NULL ? (double)plan->weight[j] : 1.0,
+                       plan->bias != NULL ? (double)plan->bias[j] : 0.0, mean[j], var[j]);
+}
+
+/* True when the call folds its batch statistics into statistics: a slot's or the given ones. */
+static bool plan_updates(const fwd_plan *plan)
+{
+    return plan->batch && plan->mode == HBN_MODE_TRAIN &&
+           (plan->source == SRC_GIVEN || plan->source == SRC_SLOT);
+}
+
+/* HBN_E_NON_FINITE unless folding the batch statistics of M values per channel (biased
+ * variances S2[C]) into any finite float32 statistics gives finite float32 values. The update
+ * (1-f) old + f new is convex for a factor f in (0, 1] (every momentum but 0, and null), so it
+ * suffices that S2 m/(m-1) rounds to a float32 (a batch mean of float32 values always does);
+ * with momentum 0 nothing is folded in. Independent of the slot's values on purpose: the update
+ * is applied later (hbn_layer_apply_update cannot fail), maybe after other updates or a write of
+ * the slot, and must stay finite then too. */
+static hbn_status update_fits(const hbn_layer *layer, const fwd_plan *plan, const double *s2,
+                              hbn_err *err)
+{
+    const int64_t m = plan->n * plan->s;
+    const double unbias = (double)m / (double)(m - 1);
+
+    if (layer->cfg.has_momentum && !(layer->cfg.momentum > 0.0))
+        return HBN_OK;
+    for (int64_t j = 0; j < plan->c; j++) {
+        const double v = s2[j] * unbias;
+
+        if (v <= HBN_FLOAT_LIMIT)
+            continue;
+        if (plan->source == SRC_GIVEN)
+            return hbn_err_set(err, HBN_E_NON_FINITE,
+                               "the updated running_var would overflow float32 in channel "
+                               "%" PRId64 " (unbiased batch variance %g)",
+                               j, v);
+        return hbn_err_set(err, HBN_E_NON_FINITE,
+                           "the update of statistics slot %" PRId64 " of layer %s would "
+                           "overflow float32 in channel %" PRId64 " (unbiased batch variance "
+                           "%g)",
+                           plan->slot, layer->name, j, v);
+    }
+    return HBN_OK;
+}
+
 /* The update factor after a slot's count became COUNT: momentum, or 1 / COUNT when null. */
 static double update_factor(const hbn_config *cfg, int64_t count)
 {
@@ -292,7 +362,7 @@ static hbn_status run(const hbn_layer *layer, const hbn_forward_args *args,
     double *mean = malloc((size_t)plan->c * sizeof *mean);
     double *var = malloc((size_t)plan->c * sizeof *var);
     hbn_status st = HBN_OK;
-    bool finite;
+    hbn_kernel_check check;
 
     if (mean == NULL || var == NULL) {
         st = hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory in forward of layer %s",
@@ -300,18 +370,24 @@ static hbn_status run(const hbn_layer *layer, const hbn_forward_args *args,
         goto out;
     }
     if (plan->batch) {
-        finite = hbn_kernel_train(args->inputs, outputs, plan->n, plan->c, plan->s, eps,
-                                  plan->weight, plan->bias, mean, var);
+        check = hbn_kernel_train(args->inputs, outputs, plan->n, plan->c, plan->s, eps,
+                                 plan->weight, plan->bias, mean, var);
     } else {
         fixed_stats(layer, args, plan, mean, var);
-        finite = hbn_kernel_normalize(args->inputs, outputs, plan->n, plan->c, plan->s, mean,
-                                      var, eps, plan->weight, plan->bias);
+        check = hbn_kernel_normalize(args->inputs, outputs, plan->n, plan->c, plan->s, mean,
+                                     var, eps, plan->weight, plan->bias);
     }
-    if (!finite) {
+    if (check == HBN_KERNEL_INPUT_NON_FINITE)
         st = inputs_non_finite(err);
-    } else if (plan->batch && plan->mode == HBN_MODE_TRAIN && plan->source == SRC_GIVEN) {
+    else if (check == HBN_KERNEL_OUTPUT_NON_FINITE)
+        st = outputs_overflow(layer, plan, outputs, mean, var, err);
+    else if (plan_updates(plan))
+        st = update_fits(layer, plan, var, err);
+    if (st != HBN_OK || !plan_updates(plan))
+        goto out;
+    if (plan->source == SRC_GIVEN) {
         st = return_given(layer, args, plan, mean, var, res, err);
-    } else if (plan->batch && plan->mode == HBN_MODE_TRAIN && plan->source == SRC_SLOT) {
+    } else {
         res->update = (hbn_update){ .pending = true, .slot = plan->slot, .channels = plan->c,
                                     .count = plan->n * plan->s, .batch_mean = mean,
                                     .batch_var = var };

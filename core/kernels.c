@@ -5,7 +5,8 @@
  * across channels. Statistics: sums of d = x - shift (shift near the channel mean) in float
  * lanes moved to double every HBN_FLUSH values, so a large mean costs no accuracy; a shift found
  * too far from the mean is retried once, and an overflow or a non-finite value sends the channel
- * to an exact double path, which also decides finiteness. */
+ * to an exact double path, which also decides finiteness. Normalization probes what it writes
+ * (and, in eval, what it reads), so an output that overflows float32 is reported as such. */
 #include "core/kernels.h"
 
 #include <math.h>
@@ -134,15 +135,26 @@ static const float tail_mask[2 * HBN_LANES] = {
     1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,
 };
 
-/* The inputs' finiteness is checked in the normalization's own sweep: a probe ORs, for each x,
- * (exponent bits of x) + 2^23, whose top bit is set exactly when the exponent is all ones (an
- * infinity or a NaN). Integer operations of one cycle: no float dependency chain. Vector lanes
- * and scalar tails use separate words (a vector reload of a word just stored as a scalar would
- * stall). */
+/* The normalization checks finiteness in its own sweep. Inputs (eval only: in train the
+ * statistics have read them already), exactly: a probe ORs, for each x, (exponent bits of x) +
+ * 2^23, whose top bit is set exactly when the exponent is all ones (an infinity or a NaN);
+ * integer operations of one cycle, no float dependency chain. Outputs, as a filter: each lane
+ * sums the y it wrote, which ends non-finite when a y is (NaN and infinities stick) and, rarely,
+ * when large finite outputs overflow the sum; outputs_verify then decides by reading Y. A
+ * non-finite x always makes y non-finite (even through a gain of 0), so the input words only
+ * tell an input's fault from an overflow, which a caller computing in place could not do after
+ * the fact. Vector lanes and scalar tails use separate words (a vector reload of a word just
+ * stored as a scalar would stall). A sweep keeps its probe in a local whose address never
+ * escapes (streams return theirs by value): else the compiler must assume that the stores to Y
+ * alias the float sums and keeps them in memory (measured 2.8x slower on (8, 16, 1024)). */
 typedef struct hbn_probe {
-    uint32_t lane[HBN_LANES];
+    uint32_t lane[HBN_LANES]; /* inputs' bits */
+    float ysum[HBN_LANES];    /* outputs' sums */
     uint32_t tail;
+    float ytail;
 } hbn_probe;
+
+#define HBN_PROBE_INIT {{0}, {0.0f}, 0, 0.0f}
 
 HBN_INLINE uint32_t nonfinite_bit(float v)
 {
@@ -151,48 +163,67 @@ HBN_INLINE uint32_t nonfinite_bit(float v)
     return (u & 0x7f800000u) + 0x00800000u;
 }
 
-/* y = (x - HI) * A + B over the LEN values at P into Q (Q may be P), probing into *PR. */
+/* y = (x - HI) * A + B over the LEN values at P into Q (Q may be P), probing into *PR (the
+ * inputs only when PX; a constant wherever this is inlined). */
 HBN_INLINE void apply_run(const float *p, float *q, int64_t len, float hi, float a, float b,
-                          hbn_probe *pr)
+                          hbn_probe *pr, bool px)
 {
     int64_t k = 0;
     for (; k + HBN_LANES <= len; k += HBN_LANES) {
 #pragma omp simd
         for (int l = 0; l < HBN_LANES; l++) {
-            pr->lane[l] |= nonfinite_bit(p[k + l]);
-            q[k + l] = (p[k + l] - hi) * a + b;
+            const float v = (p[k + l] - hi) * a + b;
+            if (px)
+                pr->lane[l] |= nonfinite_bit(p[k + l]);
+            pr->ysum[l] += v;
+            q[k + l] = v;
         }
     }
     uint32_t bits = 0;
+    float sum = 0.0f;
     for (; k < len; k++) {
-        bits |= nonfinite_bit(p[k]);
-        q[k] = (p[k] - hi) * a + b;
+        const float v = (p[k] - hi) * a + b;
+        if (px)
+            bits |= nonfinite_bit(p[k]);
+        sum += v;
+        q[k] = v;
     }
     pr->tail |= bits;
+    pr->ytail += sum;
 }
 
 /* The same over channels [J, W) of the consecutive channels at P, map j for value j. */
 HBN_INLINE void apply_cols(const float *p, float *q, int64_t j, int64_t w, const hbn_maps *maps,
-                           hbn_probe *pr)
+                           hbn_probe *pr, bool px)
 {
     for (; j + HBN_LANES <= w; j += HBN_LANES) {
 #pragma omp simd
         for (int l = 0; l < HBN_LANES; l++) {
-            pr->lane[l] |= nonfinite_bit(p[j + l]);
-            q[j + l] = (p[j + l] - maps->hi[j + l]) * maps->a[j + l] + maps->b[j + l];
+            const float v = (p[j + l] - maps->hi[j + l]) * maps->a[j + l] + maps->b[j + l];
+            if (px)
+                pr->lane[l] |= nonfinite_bit(p[j + l]);
+            pr->ysum[l] += v;
+            q[j + l] = v;
         }
     }
     uint32_t bits = 0;
+    float sum = 0.0f;
     for (; j < w; j++) {
-        bits |= nonfinite_bit(p[j]);
-        q[j] = (p[j] - maps->hi[j]) * maps->a[j] + maps->b[j];
+        const float v = (p[j] - maps->hi[j]) * maps->a[j] + maps->b[j];
+        if (px)
+            bits |= nonfinite_bit(p[j]);
+        sum += v;
+        q[j] = v;
     }
     pr->tail |= bits;
+    pr->ytail += sum;
 }
 
-/* apply_cols over two rows C floats apart, which share each load of the maps. */
+/* apply_cols over two rows C floats apart, which share each load of the maps. Row 0 is stored
+ * before row 1 is computed: GCC otherwise re-reads the maps from memory for row 1 (9 loads per
+ * 32 values instead of 5; measured 1.1-1.2x slower on (32, 64) and (256, 1024)). */
 HBN_INLINE void apply_cols2(const float *p, float *q, int64_t c, int64_t w,
-                            const hbn_maps *maps, hbn_probe *pr)
+                            const hbn_maps *maps, hbn_probe *pr, bool px)
 {
     int64_t j = 0;
     for (; j + HBN_LANES <= w; j += HBN_LANES) {
@@ -200,41 +231,76 @@ HBN_INLINE void apply_cols2(const float *p, float *q, int64_t c, int64_t w,
         for (int l = 0; l < HBN_LANES; l++) {
             const float hi = maps->hi[j + l], a = maps->a[j + l], b = maps->b[j + l];
             const float x0 = p[j + l], x1 = p[c + j + l];
-            pr->lane[l] |= nonfinite_bit(x0) | nonfinite_bit(x1);
-            q[j + l] = (x0 - hi) * a + b;
-            q[c + j + l] = (x1 - hi) * a + b;
+            const float y0 = (x0 - hi) * a + b;
+            q[j + l] = y0; /* before y1 is computed (see above) */
+            const float y1 = (x1 - hi) * a + b;
+            q[c + j + l] = y1;
+            if (px)
+                pr->lane[l] |= nonfinite_bit(x0) | nonfinite_bit(x1);
+            pr->ysum[l] += y0 + y1;
         }
     }
-    apply_cols(p, q, j, w, maps, pr);
-    apply_cols(p + c, q + c, j, w, maps, pr);
+    apply_cols(p, q, j, w, maps, pr, px);
+    apply_cols(p + c, q + c, j, w, maps, pr, px);
 }
 
-/* True when the probe PR saw only finite values. */
-static bool probe_finite(const hbn_probe *pr)
+/* What the probe PR saw: HBN_KERNEL_OUTPUT_NON_FINITE only means "maybe" (see hbn_probe); a
+ * non-finite input outranks it. */
+static hbn_kernel_check probe_check(const hbn_probe *pr)
 {
-    uint32_t t = pr->tail;
-    for (int l = 0; l < HBN_LANES; l++)
+    uint32_t t = pr->tail, yt = nonfinite_bit(pr->ytail);
+    for (int l = 0; l < HBN_LANES; l++) { /* each lane's sum on its own: no float chain */
         t |= pr->lane[l];
-    return (t & 0x80000000u) == 0;
+        yt |= nonfinite_bit(pr->ysum[l]);
+    }
+    if (t & 0x80000000u)
+        return HBN_KERNEL_INPUT_NON_FINITE;
+    return (yt & 0x80000000u) ? HBN_KERNEL_OUTPUT_NON_FINITE : HBN_KERNEL_FINITE;
 }
+
+/* The worse of two results (the enum is in increasing order of precedence). */
+static hbn_kernel_check check_worse(hbn_kernel_check a, hbn_kernel_check b)
+{
+    return a > b ? a : b;
+}
+
+/* Confirms a probe's "maybe" for the NUMEL outputs at Y: HBN_KERNEL_OUTPUT_NON_FINITE when one
+ * is not finite, else HBN_KERNEL_FINITE (finite outputs whose sum overflowed). */
+static hbn_kernel_check outputs_verify(hbn_kernel_check check, const float *y, int64_t numel)
+{
+    if (check != HBN_KERNEL_OUTPUT_NON_FINITE)
+        return check;
+    for (int64_t k = 0; k < numel; k++)
+        if (!isfinite(y[k]))
+            return HBN_KERNEL_OUTPUT_NON_FINITE;
+    return HBN_KERNEL_FINITE;
+}
+
+/* What a streamed run saw: the OR of its inputs' nonfinite_bit and the sum of its outputs,
+ * returned by value (see hbn_probe). */
+typedef struct hbn_stream_probe {
+    uint32_t bits;
+    float sum;
+} hbn_stream_probe;
 
 /* apply_run with non-temporal stores (aligned ones: the head up to a 64-byte boundary and the
- * tail are plain); returns the probe's bits. One version per instruction set, since each needs
- * its own intrinsics, chosen by stream_pick. */
-typedef uint32_t (*hbn_stream_fn)(const float *p, float *q, int64_t len, float hi, float a,
-                                  float b);
+ * tail are plain), probing inputs and outputs (memory-bound: the inputs' probe costs nothing
+ * here). One version per instruction set, since each needs its own intrinsics, chosen by
+ * stream_pick. */
+typedef hbn_stream_probe (*hbn_stream_fn)(const float *p, float *q, int64_t len, float hi,
+                                          float a, float b);
 
 #if HBN_X86
-/* The plain part of a streamed run: values [K, END) of P. */
-HBN_INLINE uint32_t stream_plain(const float *p, float *q, int64_t k, int64_t end, float hi,
-                                 float a, float b)
+/* The plain part of a streamed run: values [K, END) of P, probed into *SP. */
+HBN_INLINE void stream_plain(const float *p, float *q, int64_t k, int64_t end, float hi, float a,
+                             float b, hbn_stream_probe *sp)
 {
-    uint32_t bits = 0;
     for (; k < end; k++) {
-        bits |= nonfinite_bit(p[k]);
-        q[k] = (p[k] - hi) * a + b;
+        const float v = (p[k] - hi) * a + b;
+        sp->bits |= nonfinite_bit(p[k]);
+        sp->sum += v;
+        q[k] = v;
     }
-    return bits;
 }
 
 /* Values before Q's first 64-byte boundary (at most LEN). */
@@ -244,45 +310,61 @@ static int64_t stream_head(const float *q, int64_t len)
     return head < len ? head : len;
 }
 
-__attribute__((target("avx512f"))) static uint32_t stream_avx512(const float *p, float *q,
-                                                                 int64_t len, float hi,
-                                                                 float a, float b)
+__attribute__((target("avx512f"))) static hbn_stream_probe stream_avx512(const float *p, float *q,
+                                                                         int64_t len, float hi,
+                                                                         float a, float b)
 {
+    hbn_stream_probe sp = {0, 0.0f};
     int64_t k = stream_head(q, len);
-    uint32_t bits = stream_plain(p, q, 0, k, hi, a, b);
+    stream_plain(p, q, 0, k, hi, a, b, &sp);
     const __m512 vh = _mm512_set1_ps(hi), va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
     const __m512i exp = _mm512_set1_epi32(0x7f800000), one = _mm512_set1_epi32(0x00800000);
     __m512i acc = _mm512_setzero_si512();
+    __m512 ysum = _mm512_setzero_ps();
     for (; k + 16 <= len; k += 16) {
         __m512 v = _mm512_loadu_ps(p + k);
+        __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, vh), va), vb);
         __m512i e = _mm512_and_si512(_mm512_castps_si512(v), exp);
         acc = _mm512_or_si512(acc, _mm512_add_epi32(e, one));
-        _mm512_stream_ps(q + k, _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, vh), va), vb));
+        ysum = _mm512_add_ps(ysum, y);
+        _mm512_stream_ps(q + k, y);
     }
-    bits |= (uint32_t)_mm512_reduce_or_epi32(acc);
-    return bits | stream_plain(p, q, k, len, hi, a, b);
+    sp.bits |= (uint32_t)_mm512_reduce_or_epi32(acc);
+    sp.sum += _mm512_reduce_add_ps(ysum);
+    stream_plain(p, q, k, len, hi, a, b, &sp);
+    return sp;
 }
 
-__attribute__((target("avx2"))) static uint32_t stream_avx2(const float *p, float *q,
-                                                            int64_t len, float hi, float a,
-                                                            float b)
+
+__attribute__((target("avx2"))) static hbn_stream_probe stream_avx2(const float *p, float *q,
+                                                                    int64_t len, float hi,
+                                                                    float a, float b)
 {
+    hbn_stream_probe sp = {0, 0.0f};
     int64_t k = stream_head(q, len);
-    uint32_t bits = stream_plain(p, q, 0, k, hi, a, b);
+    stream_plain(p, q, 0, k, hi, a, b, &sp);
     const __m256 vh = _mm256_set1_ps(hi), va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
     const __m256i exp = _mm256_set1_epi32(0x7f800000), one = _mm256_set1_epi32(0x00800000);
     __m256i acc = _mm256_setzero_si256();
+    __m256 ysum = _mm256_setzero_ps();
     for (; k + 8 <= len; k += 8) {
         __m256 v = _mm256_loadu_ps(p + k);
+        __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, vh), va), vb);
         __m256i e = _mm256_and_si256(_mm256_castps_si256(v), exp);
         acc = _mm256_or_si256(acc, _mm256_add_epi32(e, one));
-        _mm256_stream_ps(q + k, _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, vh), va), vb));
+        ysum = _mm256_add_ps(ysum, y);
+        _mm256_stream_ps(q + k, y);
     }
     uint32_t lanes[8];
+    float sums[8];
     _mm256_storeu_si256((__m256i *)(void *)lanes, acc);
-    for (int l = 0; l < 8; l++)
-        bits |= lanes[l];
-    return bits | stream_plain(p, q, k, len, hi, a, b);
+    _mm256_storeu_ps(sums, ysum);
+    for (int l = 0; l < 8; l++) {
+        sp.bits |= lanes[l];
+        sp.sum += sums[l];
+    }
+    stream_plain(p, q, k, len, hi, a, b, &sp);
+    return sp;
 }
 #endif
 
@@ -428,20 +510,26 @@ HBN_INLINE void row_sums(const float *row, const float *next, int64_t s, int64_t
 }
 
 /* Normalizes one row of W consecutive planes of S values from ROW into OUT with MAPS (see
- * apply_run for PR), through STREAM unless it is NULL, else prefetching the same span at
+ * apply_run for PR and PX), through STREAM unless it is NULL, else prefetching the same span at
  * NEXT_OUT for writing unless that is NULL. */
 HBN_INLINE void row_apply(const float *row, float *out, float *next_out, int64_t s, int64_t w,
-                          const hbn_maps *maps, hbn_probe *pr, hbn_stream_fn stream)
+                          const hbn_maps *maps, hbn_probe *pr, hbn_stream_fn stream, bool px)
 {
     for (int64_t j = 0; j < w; j++) {
         if (stream != NULL) {
-            pr->tail |= stream(row + j * s, out + j * s, s, maps->hi[j], maps->a[j], maps->b[j]);
+            hbn_stream_probe sp =
+                stream(row + j * s, out + j * s, s, maps->hi[j], maps->a[j], maps->b[j]);
+            pr->tail |= sp.bits;
+            pr->ytail += sp.sum;
             continue;
         }
         if (next_out != NULL)
             for (int64_t k = 0; k < s; k += HBN_LANES)
                 __builtin_prefetch(next_out + j * s + k, 1, HBN_PREFETCH_L2);
-        apply_run(row + j * s, out + j * s, s, maps->hi[j], maps->a[j], maps->b[j], pr);
+        if (px)
+            apply_run(row + j * s, out + j * s, s, maps->hi[j], maps->a[j], maps->b[j], pr, true);
+        else
+            apply_run(row + j * s, out + j * s, s, maps->hi[j], maps->a[j], maps->b[j], pr, false);
     }
 }
 
@@ -455,30 +543,33 @@ typedef struct hbn_sweep {
     int64_t w_apply;
     const hbn_maps *maps;
     hbn_stream_fn stream; /* writes Y with non-temporal stores, or NULL */
+    bool probe_x;         /* probe the inputs it normalizes (eval; train's statistics did) */
     const float *xs;
     int64_t w_sum;
     hbn_sums *acc;
 } hbn_sweep;
 
-/* Runs SW; false when a value it normalized was not finite (see nonfinite_bit). The rows of a
- * group are apart in memory: the next one is prefetched (whole rows are one stream anyway). */
-HBN_HOT static bool group_sweep(const hbn_sweep *sw, int64_t n, int64_t c, int64_t s)
+/* Runs SW; reports what the normalization read and wrote (see hbn_probe; the statistics' own
+ * finiteness is group_end's). The rows of a group are apart in memory: the next one is
+ * prefetched (whole rows are one stream anyway). */
+HBN_HOT static hbn_kernel_check group_sweep(const hbn_sweep *sw, int64_t n, int64_t c,
+                                            int64_t s)
 {
-    hbn_probe pr = {{0}, 0};
+    hbn_probe pr = HBN_PROBE_INIT;
     const int64_t len = c * s;
     for (int64_t i = 0; i < n; i++) {
         const bool last = i + 1 == n;
         if (sw->w_apply > 0) {
             float *out = sw->y + i * len;
             row_apply(sw->x + i * len, out, sw->w_apply < c && !last ? out + len : NULL, s,
-                      sw->w_apply, sw->maps, &pr, sw->stream);
+                      sw->w_apply, sw->maps, &pr, sw->stream, sw->probe_x);
         }
         if (sw->w_sum > 0) {
             const float *row = sw->xs + i * len;
             row_sums(row, sw->w_sum < c && !last ? row + len : row, s, sw->w_sum, sw->acc);
         }
     }
-    return probe_finite(&pr);
+    return probe_check(&pr);
 }
 
 /* Fits *MEAN, *VAR to the finished sums of ACC over M values (see moments_finish). */
@@ -517,7 +608,7 @@ static bool group_end(const float *x, int64_t n, int64_t c, int64_t s, int64_t w
     for (int64_t j = 0; j < w; j++) {
         hbn_fit fit = sums_finish(&acc[j], m, &mean[j], &var[j]);
         if (fit == HBN_FIT_RETRY) { /* once more, shifted by the mean just found */
-            hbn_sweep once = {NULL, NULL, 0, NULL, NULL, x + j * s, 1, &acc[j]};
+            hbn_sweep once = {NULL, NULL, 0, NULL, NULL, false, x + j * s, 1, &acc[j]};
             sums_init(&acc[j], (float)mean[j]);
             (void)group_sweep(&once, n, c, s);
             fit = sums_finish(&acc[j], m, &mean[j], &var[j]);
@@ -532,7 +623,7 @@ static bool group_end(const float *x, int64_t n, int64_t c, int64_t s, int64_t w
 static bool group_stats(const float *x, int64_t n, int64_t c, int64_t s, int64_t w,
                         hbn_sums *acc, double *mean, double *var)
 {
-    hbn_sweep sw = {NULL, NULL, 0, NULL, NULL, x, w, acc};
+    hbn_sweep sw = {NULL, NULL, 0, NULL, NULL, false, x, w, acc};
     group_begin(x, s, w, acc);
     (void)group_sweep(&sw, n, c, s);
     return group_end(x, n, c, s, w, acc, mean, var);
@@ -558,14 +649,17 @@ static bool planes_stats(const float *x, int64_t n, int64_t c, int64_t s, double
 }
 
 /* Train over groups: the first group's statistics alone, then each group's normalization
- * together with the next group's statistics. */
-static bool planes_train(const float *x, float *y, int64_t n, int64_t c, int64_t s, double eps,
-                         const float *weight, const float *bias, double *mean, double *var)
+ * together with the next group's statistics. An overflowing output does not stop the sweep: a
+ * non-finite input further on outranks it. */
+static hbn_kernel_check planes_train(const float *x, float *y, int64_t n, int64_t c, int64_t s,
+                                     double eps, const float *weight, const float *bias,
+                                     double *mean, double *var)
 {
     const int64_t g = group_width(n, s);
     const hbn_stream_fn stream = stream_pick(n * c * s);
     hbn_sums acc[HBN_GROUP_MAX];
     hbn_maps maps;
+    hbn_kernel_check out = HBN_KERNEL_FINITE;
     bool ok = group_stats(x, n, c, s, min64(g, c), acc, mean, var);
     for (int64_t j0 = 0; ok && j0 < c; j0 += g) {
         const int64_t w = min64(g, c - j0);
@@ -573,36 +667,36 @@ static bool planes_train(const float *x, float *y, int64_t n, int64_t c, int64_t
         const int64_t w1 = j1 < c ? min64(g, c - j1) : 0;
         maps_fill(&maps, w, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
                   bias != NULL ? bias + j0 : NULL);
-        hbn_sweep sw = {x + j0 * s, y + j0 * s, w,   &maps, stream,
+        hbn_sweep sw = {x + j0 * s, y + j0 * s, w,   &maps, stream, false,
                         w1 > 0 ? x + j1 * s : NULL, w1, acc};
         if (w1 > 0)
             group_begin(sw.xs, s, w1, acc);
-        (void)group_sweep(&sw, n, c, s);
+        out = check_worse(out, group_sweep(&sw, n, c, s));
         if (w1 > 0)
             ok = group_end(sw.xs, n, c, s, w1, acc, mean + j1, var + j1);
     }
     if (stream != NULL)
         stream_fence();
-    return ok;
+    return ok ? out : HBN_KERNEL_INPUT_NON_FINITE;
 }
 
-static bool planes_normalize(const float *x, float *y, int64_t n, int64_t c, int64_t s,
-                             const double *mean, const double *var, double eps,
-                             const float *weight, const float *bias)
+static hbn_kernel_check planes_normalize(const float *x, float *y, int64_t n, int64_t c,
+                                         int64_t s, const double *mean, const double *var,
+                                         double eps, const float *weight, const float *bias)
 {
     const hbn_stream_fn stream = stream_pick(n * c * s);
     hbn_maps maps;
-    bool finite = true;
+    hbn_kernel_check out = HBN_KERNEL_FINITE;
     for (int64_t j0 = 0; j0 < c; j0 += HBN_CHUNK) {
         int64_t w = min64(HBN_CHUNK, c - j0);
         maps_fill(&maps, w, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
                   bias != NULL ? bias + j0 : NULL);
-        hbn_sweep sw = {x + j0 * s, y + j0 * s, w, &maps, stream, NULL, 0, NULL};
-        finite &= group_sweep(&sw, n, c, s);
+        hbn_sweep sw = {x + j0 * s, y + j0 * s, w, &maps, stream, true, NULL, 0, NULL};
+        out = check_worse(out, group_sweep(&sw, n, c, s));
     }
     if (stream != NULL)
         stream_fence();
-    return finite;
+    return out;
 }
 
 /* ---- S == 1: rows of C channels ------------------------------------------------------------ */
@@ -701,33 +795,44 @@ static bool rows_stats(const float *x, int64_t n, int64_t c, double *mean, doubl
     return true;
 }
 
-/* Normalizes columns [0, W) of the N rows of X (row length C) into Y with MAPS. Returns false
- * when an input was not finite (see nonfinite_bit). */
-HBN_HOT static bool rows_apply(const float *x, float *y, int64_t n, int64_t c, int64_t w,
-                               const hbn_maps *maps)
+/* Normalizes columns [0, W) of the N rows of X (row length C) into Y with MAPS, probing into
+ * *PR (see apply_run for PX). */
+HBN_INLINE void rows_apply_probed(const float *x, float *y, int64_t n, int64_t c, int64_t w,
+                                  const hbn_maps *maps, hbn_probe *pr, bool px)
 {
-    hbn_probe pr = {{0}, 0};
     int64_t i = 0;
     for (; i + 2 <= n; i += 2)
-        apply_cols2(x + i * c, y + i * c, c, w, maps, &pr);
+        apply_cols2(x + i * c, y + i * c, c, w, maps, pr, px);
     if (i < n)
-        apply_cols(x + i * c, y + i * c, 0, w, maps, &pr);
-    return probe_finite(&pr);
+        apply_cols(x + i * c, y + i * c, 0, w, maps, pr, px);
 }
 
-static bool rows_normalize(const float *x, float *y, int64_t n, int64_t c, const double *mean,
-                           const double *var, double eps, const float *weight,
-                           const float *bias)
+/* rows_apply_probed, the inputs probed when PX; reports what it read and wrote. */
+HBN_HOT static hbn_kernel_check rows_apply(const float *x, float *y, int64_t n, int64_t c,
+                                           int64_t w, const hbn_maps *maps, bool px)
+{
+    hbn_probe pr = HBN_PROBE_INIT;
+    if (px)
+        rows_apply_probed(x, y, n, c, w, maps, &pr, true);
+    else
+        rows_apply_probed(x, y, n, c, w, maps, &pr, false);
+    return probe_check(&pr);
+}
+
+/* Normalizes the N rows of X (row length C) into Y, chunk by chunk; PX: see apply_run. */
+static hbn_kernel_check rows_normalize(const float *x, float *y, int64_t n, int64_t c,
+                                       const double *mean, const double *var, double eps,
+                                       const float *weight, const float *bias, bool px)
 {
     hbn_maps maps;
-    bool finite = true;
+    hbn_kernel_check out = HBN_KERNEL_FINITE;
     for (int64_t j0 = 0; j0 < c; j0 += HBN_CHUNK) {
         int64_t w = min64(HBN_CHUNK, c - j0);
         maps_fill(&maps, w, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
                   bias != NULL ? bias + j0 : NULL);
-        finite &= rows_apply(x + j0, y + j0, n, c, w, &maps);
+        out = check_worse(out, rows_apply(x + j0, y + j0, n, c, w, &maps, px));
     }
-    return finite;
+    return out;
 }
 
 /* ---- public kernels ------------------------------------------------------------------------ */
@@ -758,26 +863,38 @@ bool hbn_kernel_batch_stats(const float *x, int64_t n, int64_t c, int64_t s, dou
     return s == 1 ? rows_stats(x, n, c, mean, var) : planes_stats(x, n, c, s, mean, var);
 }
 
-bool hbn_kernel_normalize(const float *x, float *y, int64_t n, int64_t c, int64_t s,
-                          const double *mean, const double *var, double eps, const float *weight,
-                          const float *bias)
+hbn_kernel_check hbn_kernel_normalize(const float *x, float *y, int64_t n, int64_t c, int64_t s,
+                                      const double *mean, const double *var, double eps,
+                                      const float *weight, const float *bias)
 {
+    hbn_kernel_check check;
+
     if (n <= 0 || s <= 0)
-        return true;
+        return HBN_KERNEL_FINITE;
     fold_single_channel(c, &n, &s);
     if (s == 1)
-        return rows_normalize(x, y, n, c, mean, var, eps, weight, bias);
-    return planes_normalize(x, y, n, c, s, mean, var, eps, weight, bias);
+        check = rows_normalize(x, y, n, c, mean, var, eps, weight, bias, true);
+    else
+        check = planes_normalize(x, y, n, c, s, mean, var, eps, weight, bias);
+    return outputs_verify(check, y, n * c * s);
 }
 
-bool hbn_kernel_train(const float *x, float *y, int64_t n, int64_t c, int64_t s, double eps,
-                      const float *weight, const float *bias, double *mean, double *var)
+hbn_kernel_check hbn_kernel_train(const float *x, float *y, int64_t n, int64_t c, int64_t s,
+                                  double eps, const float *weight, const float *bias,
+                                  double *mean, double *var)
 {
-    if (n <= 0 || s <= 0)
-        return empty_stats(c, mean, var);
+    hbn_kernel_check check;
+
+    if (n <= 0 || s <= 0) {
+        (void)empty_stats(c, mean, var);
+        return HBN_KERNEL_FINITE;
+    }
     fold_single_channel(c, &n, &s);
+    if (s == 1 && !rows_stats(x, n, c, mean, var))
+        return HBN_KERNEL_INPUT_NON_FINITE;
     if (s == 1)
-        return rows_stats(x, n, c, mean, var) &&
-               rows_normalize(x, y, n, c, mean, var, eps, weight, bias);
-    return planes_train(x, y, n, c, s, eps, weight, bias, mean, var);
+        check = rows_normalize(x, y, n, c, mean, var, eps, weight, bias, false);
+    else
+        check = planes_train(x, y, n, c, s, eps, weight, bias, mean, var);
+    return outputs_verify(check, y, n * c * s);
 }

@@ -164,7 +164,10 @@ hbn_status hbn_shape_numel(int rank, const int64_t *shape, int64_t *numel, hbn_e
  * stats_id, values (finite inputs and tensors, given variances >= 0), batch size, in that order;
  * the first failure decides the status (HBN_E_SHAPE_MISMATCH, HBN_E_STATS_ID_REQUIRED,
  * HBN_E_STATS_ID_OUT_OF_RANGE, HBN_E_NON_FINITE, HBN_E_INVALID_VALUE, HBN_E_BATCH_TOO_SMALL,
- * HBN_E_INVALID_ARGUMENT for a negative count, HBN_E_NO_MEMORY). RES (initialised by the caller)
+ * HBN_E_INVALID_ARGUMENT for a negative count, HBN_E_NO_MEMORY). After them, finite values can
+ * still overflow float32: an output, or (train) a batch statistic that the update of a slot or
+ * of the given statistics would fold in, fails with HBN_E_NON_FINITE too, so every output,
+ * returned statistic and pending update is finite. RES (initialised by the caller)
  * receives the mode used, the slot used, returned statistics and, for a train-mode forward on a
  * layer slot, a pending update for hbn_layer_apply_update. On failure OUTPUTS is unspecified and
  * RES holds nothing to apply. Uses one thread. */
@@ -173,7 +176,9 @@ hbn_status hbn_layer_forward(const hbn_layer *layer, const hbn_forward_args *arg
 
 /* Folds a pending UPDATE into its slot's current values (exclusive lock): count += 1; factor =
  * momentum, or 1 / count when momentum is null; mean <- (1-f) mean + f mu;
- * var <- (1-f) var + f s2 m/(m-1). Does nothing when !UPDATE->pending. Cannot fail. */
+ * var <- (1-f) var + f s2 m/(m-1). Does nothing when !UPDATE->pending. Cannot fail; the slot
+ * stays finite whatever it holds by then (hbn_layer_forward hands out only updates whose mu and
+ * s2 m/(m-1) are float32 values, of which the blend is a convex combination). */
 void hbn_layer_apply_update(hbn_layer *layer, const hbn_update *update);
 
 #endif

@@ -1,7 +1,8 @@
 /* check_forward.c: Check suite of core/forward.c: hbn_shape_numel, every rule of SEMANTICS 3 in
  * its order (each failing call leaves the layer and the result untouched), every cell of the
  * statistics table in both modes, stats_id rules, empty and one-value batches, ranks 2 to 5,
- * running-statistics updates and the two-phase update, and the continual-learning workflow.
+ * running-statistics updates and the two-phase update, the continual-learning workflow, and
+ * finite values that would overflow float32 in an output or an update (rejected; nothing else).
  * Expected values come from the plain double reference loops below or from closed forms, never
  * from the code under test. */
 #include <math.h>
@@ -337,6 +338,55 @@ static void b_m1_override(call_ctx *cx)
     cx->args.mode = HBN_MODE_TRAIN;
 }
 static void b_m1_nan(call_ctx *cx) { b_m1(cx); cx->x[3] = NAN; }
+/* After rule 5: finite values whose output or update would overflow float32. */
+static void set_channel(call_ctx *cx, int j, float x0, float x1, float x2)
+{
+    cx->x[j] = x0;
+    cx->x[4 + j] = x1;
+    cx->x[8 + j] = x2;
+}
+static void b_weight_overflow(call_ctx *cx) /* z of 9 is 1.4: 1.4 * 3e38 */
+{
+    with_weight(cx);
+    cx->w[2] = 3e38f;
+    set_channel(cx, 2, 1.0f, 2.0f, 9.0f);
+}
+static void b_weight_overflow_eval(call_ctx *cx) /* slot 0 / 1: 2 * 3e38 */
+{
+    with_eval(cx);
+    with_weight(cx);
+    cx->w[1] = 3e38f;
+    set_channel(cx, 1, 2.0f, 2.0f, 2.0f);
+}
+static void b_bias_overflow_eval(call_ctx *cx) /* 1e38 + 3e38 */
+{
+    with_eval(cx);
+    with_bias(cx);
+    cx->b[3] = 3e38f;
+    set_channel(cx, 3, 1e38f, 1e38f, 1e38f);
+}
+static void b_weight_overflow_nan(call_ctx *cx) { b_weight_overflow(cx); cx->x[4] = NAN; }
+static void b_weight_overflow_eval_nan(call_ctx *cx)
+{
+    b_weight_overflow_eval(cx);
+    cx->x[11] = NAN;
+}
+static void b_m1_weight_overflow(call_ctx *cx) { b_m1(cx); with_weight(cx); cx->w[0] = 3e38f; }
+static void b_update_overflow(call_ctx *cx) /* unbiased batch variance 1e40 */
+{
+    set_channel(cx, 0, 1e20f, -1e20f, 0.0f);
+}
+static void b_update_overflow_learnable(call_ctx *cx)
+{
+    ctx_kind(cx, HBN_TEST_LEARNABLE);
+    b_update_overflow(cx);
+}
+static void b_given_update_overflow(call_ctx *cx) { with_given(cx); b_update_overflow(cx); }
+static void b_update_overflow_nan(call_ctx *cx) { b_update_overflow(cx); cx->x[11] = NAN; }
+static void b_update_just_over(call_ctx *cx) /* unbiased 3.42e38 > FLT_MAX */
+{
+    set_channel(cx, 1, 1.85e19f, -1.85e19f, 0.0f);
+}
 
 typedef struct bad_call {
     void (*setup)(call_ctx *cx);
@@ -401,6 +451,27 @@ static const bad_call bad_calls[] = {
     { b_m1_none_eval, HBN_E_BATCH_TOO_SMALL, "Expected more than 1 value per channel" },
     { b_m1_override, HBN_E_BATCH_TOO_SMALL, "Expected more than 1 value per channel" },
     { b_m1_nan, HBN_E_NON_FINITE, "inputs" },
+    { b_weight_overflow, HBN_E_NON_FINITE,
+      "outputs overflow float32 in channel 2 of layer bn1 (weight 3e+38, bias 0," },
+    { b_weight_overflow_eval, HBN_E_NON_FINITE,
+      "outputs overflow float32 in channel 1 of layer bn1 (weight 3e+38, bias 0, mean 0, "
+      "variance 1)" },
+    { b_bias_overflow_eval, HBN_E_NON_FINITE,
+      "outputs overflow float32 in channel 3 of layer bn1 (weight 1, bias 3e+38," },
+    { b_weight_overflow_nan, HBN_E_NON_FINITE, "inputs contains a value that is not finite" },
+    { b_weight_overflow_eval_nan, HBN_E_NON_FINITE, "inputs contains a value that is not finite" },
+    { b_m1_weight_overflow, HBN_E_BATCH_TOO_SMALL, "Expected more than 1 value per channel" },
+    { b_update_overflow, HBN_E_NON_FINITE,
+      "the update of statistics slot 0 of layer bn1 would overflow float32 in channel 0 "
+      "(unbiased batch variance 1e+40)" },
+    { b_update_overflow_learnable, HBN_E_NON_FINITE,
+      "statistics slot 0 of layer bn1 would overflow float32 in channel 0" },
+    { b_given_update_overflow, HBN_E_NON_FINITE,
+      "the updated running_var would overflow float32 in channel 0 (unbiased batch variance "
+      "1e+40)" },
+    { b_update_overflow_nan, HBN_E_NON_FINITE, "inputs contains a value that is not finite" },
+    { b_update_just_over, HBN_E_NON_FINITE,
+      "would overflow float32 in channel 1 (unbiased batch variance 3.42" },
 };
 
 START_TEST(test_bad_call)
@@ -1096,6 +1167,85 @@ START_TEST(test_given_momentum_null)
 }
 END_TEST
 
+/* One case of test_near_overflow_accepted. */
+typedef struct near_case {
+    kind_t kind;
+    bool has_momentum;  /* false: null */
+    double momentum;
+    bool wide;          /* 2 rows: channel 0 is +-WIDE_X (unbiased variance 2 x^2) */
+    float wide_x;
+    bool slot_big;      /* slot 0 holds big_m / big_v */
+    bool given_big;     /* big_m / big_v given */
+} near_case;
+
+static const near_case near_cases[] = {
+    { HBN_TEST_TRACKING, true, 0.0, true, 1e20f, false, false },  /* 2e40, nothing folded */
+    { HBN_TEST_NONE, true, 0.1, true, 1e20f, false, false },      /* 2e40, no statistics */
+    { HBN_TEST_TRACKING, true, 0.1, false, 0, true, false },      /* big slot, ordinary batch */
+    { HBN_TEST_TRACKING, true, 0.1, false, 0, false, true },      /* big given statistics */
+    { HBN_TEST_TRACKING, false, 0.0, true, 1.3e19f, false, false }, /* 3.38e38 taken whole */
+};
+
+/* Loop index: case. Values near FLT_MAX that do not overflow are not rejected: a batch of
+ * unbiased variance 2e40 where nothing folds it in (momentum 0: the slot keeps 0 / 1; a
+ * non-tracking layer), slot or given statistics near FLT_MAX blended with an ordinary batch (a
+ * convex combination), and an unbiased variance of 3.38e38, just under FLT_MAX, replacing the
+ * slot's (momentum null, first batch). Updated values are checked against the closed form. */
+START_TEST(test_near_overflow_accepted)
+{
+    static const float big_m[T_C] = { -3e38f, 3e38f, 0 }, big_v[T_C] = { 3e38f, 1, 3.4e38f };
+    static const float m0[T_C] = { 0, 0, 0 }, v0[T_C] = { 1, 1, 1 };
+    const near_case *nc = &near_cases[_i];
+    hbn_config cfg;
+    hbn_layer *layer;
+    float x[4 * T_C], y[4 * T_C], got_m[T_C], got_v[T_C];
+    int64_t shape[2] = { nc->wide ? 2 : 4, T_C }, count = -1;
+    double bm[T_C], bv[T_C], m1[T_C], v1[T_C];
+    hbn_forward_args args;
+    hbn_forward_result res;
+
+    hbn_config_init(&cfg, T_C);
+    cfg.affine = false;
+    cfg.has_momentum = nc->has_momentum;
+    cfg.momentum = nc->momentum;
+    cfg.track_running_stats = nc->kind == HBN_TEST_TRACKING;
+    layer = hbn_test_layer(&cfg);
+    fill_channels(x, 4, T_C, 1, 5);
+    if (nc->wide) {
+        x[0] = nc->wide_x;
+        x[T_C] = -nc->wide_x;
+    }
+    if (nc->slot_big)
+        set_slot(layer, 0, big_m, big_v, 0);
+    set_inputs(&args, x, 2, shape);
+    if (nc->given_big)
+        set_given(&args, big_m, big_v, T_C);
+    hbn_forward_result_init(&res);
+    forward_ok(layer, &args, y, &res);
+    for (int64_t k = 0; k < shape[0] * T_C; k++)
+        ck_assert(isfinite(y[k]));
+    ck_assert(res.update.pending == (nc->kind == HBN_TEST_TRACKING && !nc->given_big));
+    hbn_layer_apply_update(layer, &res.update);
+    ref_batch_stats(x, shape[0], T_C, 1, bm, bv);
+    closed_update(nc->slot_big || nc->given_big ? big_m : m0,
+                  nc->slot_big || nc->given_big ? big_v : v0, bm, bv, T_C,
+                  nc->has_momentum ? nc->momentum : 1.0, shape[0], m1, v1);
+    if (nc->given_big) {
+        assert_close(res.running_mean, m1, T_C, 2e-6);
+        assert_close(res.running_var, v1, T_C, 2e-6);
+    } else if (nc->kind == HBN_TEST_TRACKING) {
+        ck_assert_int_eq(hbn_layer_get_stats(layer, 0, got_m, got_v, &count, NULL, NULL),
+                         HBN_OK);
+        ck_assert_int_eq(count, 1);
+        ck_assert(isfinite(got_v[0]));
+        assert_close(got_m, m1, T_C, 2e-6);
+        assert_close(got_v, v1, T_C, 2e-6);
+    }
+    hbn_forward_result_clear(&res);
+    hbn_layer_free(layer);
+}
+END_TEST
+
 /* ---- the two-phase update ----------------------------------------------------------------- */
 
 /* Loop index: momentum null (0) or 0.1 (1). Updates computed from the same state and applied
@@ -1239,6 +1389,7 @@ Suite *hbn_forward_suite(void)
     tcase_add_test(tc, test_momentum_null_average);
     tcase_add_loop_test(tc, test_momentum_numeric, 0, 3);
     tcase_add_test(tc, test_given_momentum_null);
+    tcase_add_loop_test(tc, test_near_overflow_accepted, 0, COUNT_OF(near_cases));
     suite_add_tcase(s, tc);
     tc = tcase_create("apply_update");
     tcase_add_loop_test(tc, test_apply_composes, 0, 2);

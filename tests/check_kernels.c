@@ -2,8 +2,9 @@
  * reference loops written here, across both layouts (S == 1 rows, S > 1 planes), C = 1, odd
  * sizes, several channel groups and chunks, N * S = 1; plus in-place use, NULL weight/bias,
  * data with mean 100 / std 1, the paths for awkward data (a first block far from the mean, values
- * near FLT_MAX, constant channels), and non-finite detection at the first, middle and last
- * element. Expected values never come from the code under test. */
+ * near FLT_MAX, constant channels), non-finite input detection at the first, middle and last
+ * element, and outputs that overflow float32 on finite inputs, told apart from non-finite inputs
+ * (which outrank them). Expected values never come from the code under test. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -160,11 +161,13 @@ static void check_train(const float *x, shape sh, double eps, const float *w, co
     double *rm = alloc_doubles(sh.c), *rv = alloc_doubles(sh.c);
 
     ref_stats(x, sh, rm, rv);
-    ck_assert(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, eps, w, b, mean, var));
+    ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, eps, w, b, mean, var),
+                     HBN_KERNEL_FINITE);
     assert_stats(mean, var, rm, rv, sh.c);
     assert_normalized(x, y, sh, rm, rv, eps, w, b, 2e-6);
     memcpy(z, x, (size_t)m * sizeof *z);
-    ck_assert(hbn_kernel_train(z, z, sh.n, sh.c, sh.s, eps, w, b, mean2, var2));
+    ck_assert_int_eq(hbn_kernel_train(z, z, sh.n, sh.c, sh.s, eps, w, b, mean2, var2),
+                     HBN_KERNEL_FINITE);
     ck_assert_mem_eq(z, y, (size_t)m * sizeof *z);
     ck_assert_mem_eq(mean2, mean, (size_t)sh.c * sizeof *mean);
     ck_assert_mem_eq(var2, var, (size_t)sh.c * sizeof *var);
@@ -205,10 +208,12 @@ static void check_normalize(const float *x, shape sh, const double *mean, const 
     int64_t m = numel(sh);
     float *y = alloc_floats(m), *z = alloc_floats(m);
 
-    ck_assert(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, mean, var, eps, w, b));
+    ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, mean, var, eps, w, b),
+                     HBN_KERNEL_FINITE);
     assert_normalized(x, y, sh, mean, var, eps, w, b, 0.0);
     memcpy(z, x, (size_t)m * sizeof *z);
-    ck_assert(hbn_kernel_normalize(z, z, sh.n, sh.c, sh.s, mean, var, eps, w, b));
+    ck_assert_int_eq(hbn_kernel_normalize(z, z, sh.n, sh.c, sh.s, mean, var, eps, w, b),
+                     HBN_KERNEL_FINITE);
     ck_assert_mem_eq(z, y, (size_t)m * sizeof *z);
     free(y);
     free(z);
@@ -350,7 +355,8 @@ START_TEST(constant_channels_have_zero_variance)
     for (int64_t k = 0; k < m; k++)
         x[k] = 0.1f;
     hbn_test_fill(b, sh.c, 61u, -1.0, 1.0);
-    ck_assert(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, NULL, b, mean, var));
+    ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, NULL, b, mean, var),
+                     HBN_KERNEL_FINITE);
     for (int64_t j = 0; j < sh.c; j++) {
         ck_assert_double_eq_tol(mean[j], (double)0.1f, 1e-15);
         ck_assert(var[j] >= 0.0 && var[j] < 1e-15);
@@ -367,17 +373,160 @@ START_TEST(constant_channels_have_zero_variance)
 }
 END_TEST
 
-/* A finite input whose output overflows (a huge gain) is not reported as non-finite. */
-START_TEST(overflowing_output_is_not_non_finite)
-{
-    shape sh = {3, 2, 5};
-    float x[30], y[30];
-    double mean[2] = {0.0, 0.0}, var[2] = {0.0, 0.0};
+/* ---- outputs that overflow float32 ------------------------------------------------------- */
 
-    hbn_test_fill(x, 30, 81u, 1.0, 2.0);
-    x[7] = FLT_MAX;
-    ck_assert(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, mean, var, 1e-40, NULL, NULL));
-    ck_assert(isinf(y[7]));
+/* Layouts of the overflow tests: rows, planes in one channel group, and planes written with
+ * non-temporal stores, one channel per group (an overflow in an early group, a NaN in a late
+ * one). */
+static const shape overflow_layouts[] = {{33, 17, 1}, {5, 3, 301}, STREAMED};
+
+/* X (N, C, S) of SH with values in [-1, 1] except one outlier 1e6 at AT, and gains W[C] of 1
+ * except FLT_MAX / 4 in the outlier's channel: with mean 0 / var 1, or the batch's statistics,
+ * exactly the outlier's output overflows float32 (|z| < 1 elsewhere keeps |y| <= FLT_MAX / 4). */
+static void fill_overflow(float *x, float *w, shape sh, int64_t at)
+{
+    hbn_test_fill(x, numel(sh), 111u, -1.0, 1.0);
+    x[at] = 1e6f;
+    for (int64_t j = 0; j < sh.c; j++)
+        w[j] = j == (at / sh.s) % sh.c ? FLT_MAX / 4.0f : 1.0f;
+}
+
+/* Fails unless Y[k] is non-finite exactly at AT. */
+static void assert_only_overflow(const float *y, shape sh, int64_t at)
+{
+    for (int64_t k = 0; k < numel(sh); k++)
+        if (isfinite(y[k]) == (k == at))
+            ck_abort_msg("y[%lld] = %g (the overflow is at %lld)", (long long)k, (double)y[k],
+                         (long long)at);
+}
+
+/* Loop index: layout * 3 + where (first, middle, last element). Finite inputs whose output
+ * overflows are reported as such by both kernels, out of place and in place, every other output
+ * is still written, and train still returns the statistics. */
+START_TEST(overflowing_output_is_reported)
+{
+    shape sh = overflow_layouts[_i / 3];
+    int64_t m = numel(sh);
+    int64_t at = (int64_t[]){0, m / 2, m - 1}[_i % 3];
+    float *x = alloc_floats(m), *y = alloc_floats(m), *z = alloc_floats(m);
+    float *w = alloc_floats(sh.c);
+    double *gm = alloc_doubles(sh.c), *gv = alloc_doubles(sh.c);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+    double *rm = alloc_doubles(sh.c), *rv = alloc_doubles(sh.c);
+
+    for (int64_t j = 0; j < sh.c; j++) {
+        gm[j] = 0.0;
+        gv[j] = 1.0;
+    }
+    fill_overflow(x, w, sh, at);
+    ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL),
+                     HBN_KERNEL_OUTPUT_NON_FINITE);
+    assert_only_overflow(y, sh, at);
+    memcpy(z, x, (size_t)m * sizeof *z);
+    ck_assert_int_eq(hbn_kernel_normalize(z, z, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL),
+                     HBN_KERNEL_OUTPUT_NON_FINITE);
+    assert_only_overflow(z, sh, at);
+    ref_stats(x, sh, rm, rv);
+    ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, w, NULL, mean, var),
+                     HBN_KERNEL_OUTPUT_NON_FINITE);
+    assert_only_overflow(y, sh, at);
+    assert_stats(mean, var, rm, rv, sh.c);
+    memcpy(z, x, (size_t)m * sizeof *z);
+    ck_assert_int_eq(hbn_kernel_train(z, z, sh.n, sh.c, sh.s, 1e-5, w, NULL, mean, var),
+                     HBN_KERNEL_OUTPUT_NON_FINITE);
+    assert_only_overflow(z, sh, at);
+    free(x);
+    free(y);
+    free(z);
+    free(w);
+    free(gm);
+    free(gv);
+    free(mean);
+    free(var);
+    free(rm);
+    free(rv);
+}
+END_TEST
+
+/* Loop index: layout * 3 + case. An overflowing output and a NaN input in the same call: the
+ * input is reported, whichever comes first in memory, by both kernels, in place too. */
+START_TEST(non_finite_input_outranks_overflow)
+{
+    shape sh = overflow_layouts[_i / 3];
+    int64_t m = numel(sh);
+    int64_t where[3] = {0, m / 2, m - 1};
+    int64_t at = where[_i % 3], nan_at = where[(_i + 1) % 3];
+    float *x = alloc_floats(m), *y = alloc_floats(m);
+    float *w = alloc_floats(sh.c);
+    double *gm = alloc_doubles(sh.c), *gv = alloc_doubles(sh.c);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+
+    for (int64_t j = 0; j < sh.c; j++) {
+        gm[j] = 0.0;
+        gv[j] = 1.0;
+    }
+    fill_overflow(x, w, sh, at);
+    x[nan_at] = NAN;
+    ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL),
+                     HBN_KERNEL_INPUT_NON_FINITE);
+    ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, w, NULL, mean, var),
+                     HBN_KERNEL_INPUT_NON_FINITE);
+    ck_assert_int_eq(hbn_kernel_normalize(x, x, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL),
+                     HBN_KERNEL_INPUT_NON_FINITE);
+    free(x);
+    free(y);
+    free(w);
+    free(gm);
+    free(gv);
+    free(mean);
+    free(var);
+}
+END_TEST
+
+/* Fails unless the M values of Y are finite and at least FLT_MAX / 5. */
+static void assert_large_finite(const float *y, int64_t m)
+{
+    for (int64_t k = 0; k < m; k++)
+        if (!(isfinite(y[k]) && y[k] >= FLT_MAX / 5.0f)) /* Check's asserts are slow per call */
+            ck_abort_msg("y[%lld] = %g", (long long)k, (double)y[k]);
+}
+
+/* Loop index: layout (rows with a partial vector, rows of one scalar chunk, short planes, planes
+ * of whole vectors, streamed planes). Outputs between FLT_MAX / 4 and 3 FLT_MAX / 4, all
+ * positive, are finite although their sum overflows float32 (which the kernels' probe sums):
+ * nothing is reported, by either kernel. */
+START_TEST(large_finite_outputs_are_finite)
+{
+    static const shape layouts[] = {{64, 20, 1}, {4, 2, 1}, {2, 2, 2}, {1, 2, 32}, STREAMED};
+    shape sh = layouts[_i];
+    int64_t m = numel(sh);
+    float *x = alloc_floats(m), *y = alloc_floats(m);
+    float *w = alloc_floats(sh.c), *b = alloc_floats(sh.c);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+    /* |x - mean| <= sqrt(m - 1) standard deviations: |z w| <= FLT_MAX / 4 in train */
+    float gain = (float)((double)FLT_MAX / (4.0 * sqrt((double)(sh.n * sh.s))));
+
+    hbn_test_fill(x, m, 131u, -1.0, 1.0);
+    for (int64_t j = 0; j < sh.c; j++) {
+        w[j] = FLT_MAX / 4.0f;
+        b[j] = FLT_MAX / 2.0f;
+        mean[j] = 0.0;
+        var[j] = 1.0;
+    }
+    ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, mean, var, 1e-5, w, b),
+                     HBN_KERNEL_FINITE);
+    assert_large_finite(y, m);
+    for (int64_t j = 0; j < sh.c; j++)
+        w[j] = gain;
+    ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, w, b, mean, var),
+                     HBN_KERNEL_FINITE);
+    assert_large_finite(y, m);
+    free(x);
+    free(y);
+    free(w);
+    free(b);
+    free(mean);
+    free(var);
 }
 END_TEST
 
@@ -405,12 +554,16 @@ START_TEST(non_finite_inputs_are_reported)
     }
     hbn_test_fill(x, m, 91u, -3.0, 3.0);
     ck_assert(hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
-    ck_assert(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL));
+    ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL),
+                     HBN_KERNEL_FINITE);
     x[at[_i / 3 % 3]] = poison[_i % 3];
     ck_assert(!hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
-    ck_assert(!hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, NULL, NULL, mean, var));
-    ck_assert(!hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, NULL, NULL));
-    ck_assert(!hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL));
+    ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, NULL, NULL, mean, var),
+                     HBN_KERNEL_INPUT_NON_FINITE);
+    ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, NULL, NULL),
+                     HBN_KERNEL_INPUT_NON_FINITE);
+    ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL),
+                     HBN_KERNEL_INPUT_NON_FINITE);
     free(x);
     free(y);
     free(mean);
@@ -431,7 +584,6 @@ Suite *hbn_kernels_suite(void)
     suite_add_tcase(suite, tc);
     tc = tcase_create("normalize");
     tcase_add_loop_test(tc, normalize_matches_reference, 0, COUNT_OF(shapes));
-    tcase_add_test(tc, overflowing_output_is_not_non_finite);
     tcase_add_test(tc, streamed_output_matches_reference);
     suite_add_tcase(suite, tc);
     tc = tcase_create("awkward_data");
@@ -443,6 +595,12 @@ Suite *hbn_kernels_suite(void)
     suite_add_tcase(suite, tc);
     tc = tcase_create("non_finite");
     tcase_add_loop_test(tc, non_finite_inputs_are_reported, 0, 27);
+    suite_add_tcase(suite, tc);
+    tc = tcase_create("overflow");
+    tcase_add_loop_test(tc, overflowing_output_is_reported, 0, 3 * COUNT_OF(overflow_layouts));
+    tcase_add_loop_test(tc, non_finite_input_outranks_overflow, 0,
+                        3 * COUNT_OF(overflow_layouts));
+    tcase_add_loop_test(tc, large_finite_outputs_are_finite, 0, 5);
     suite_add_tcase(suite, tc);
     return suite;
 }
