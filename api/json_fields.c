@@ -1,10 +1,12 @@
 /* json_fields.c: the request envelope over json_scan (member spans, unknown and repeated
- * members) and typed readers for small members. Types are read from the first byte of a span
- * json_scan already validated; numbers and strings are converted by cJSON on the member's span
- * only, integers by an exact literal scan. Messages name the member and quote its value. */
+ * members; optionally one large tensor member parsed where it lies, in the same pass) and typed
+ * readers for small members. Types are read from the first byte of a span json_scan already
+ * validated; numbers and strings are converted by cJSON on the member's span only, integers by
+ * an exact literal scan. Messages name the member and quote its value. */
 #include "api/json_fields.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,29 +52,38 @@ static hbn_status syntax_first(const char *text, size_t len, hbn_status st, hbn_
     return st;
 }
 
-hbn_status hbn_json_fields_scan(const char *text, size_t len, const char *const *names, size_t n,
-                                hbn_json_field *fields, hbn_err *err)
+hbn_status hbn_json_fields_scan_tensor(const char *text, size_t len, const char *const *names,
+                                       size_t n, hbn_json_field *fields, size_t tensor,
+                                       hbn_tensor *t, hbn_err *err)
 {
     hbn_json_iter it;
     hbn_json_member m;
     hbn_status st;
     bool done = false;
-    size_t i;
+    size_t i, used;
 
     for (i = 0; i < n; i++) {
         fields[i].value = NULL;
         fields[i].len = 0;
+        fields[i].parsed = false;
     }
     st = hbn_json_iter_init(&it, text, len, err);
     if (st == HBN_E_INVALID_ARGUMENT)
         return hbn_err_set(err, st, "the request body must be a JSON object");
     while (st == HBN_OK) {
-        st = hbn_json_iter_next(&it, &m, &done, err);
+        st = hbn_json_iter_next_key(&it, &m, &done, err);
         if (st != HBN_OK || done)
             break;
         for (i = 0; i < n; i++)
             if (strcmp(names[i], m.key) == 0)
                 break;
+        /* the value is consumed before the key is judged, as hbn_json_iter_next does */
+        bool eager = i < n && i == tensor && fields[i].value == NULL &&
+                     hbn_tensor_json_parse_prefix(m.value, m.value_len, names[i], t, &used);
+        if (eager)
+            hbn_json_iter_advance(&it, &m, used);
+        else if ((st = hbn_json_iter_skip(&it, &m, err)) != HBN_OK)
+            break;
         if (i == n) {
             char shown[80];
 
@@ -84,11 +95,18 @@ hbn_status hbn_json_fields_scan(const char *text, size_t len, const char *const 
         } else {
             fields[i].value = m.value;
             fields[i].len = m.value_len;
+            fields[i].parsed = eager;
         }
     }
     if (st != HBN_OK && st != HBN_E_INVALID_JSON)
         return syntax_first(text, len, st, err);
     return st;
+}
+
+hbn_status hbn_json_fields_scan(const char *text, size_t len, const char *const *names, size_t n,
+                                hbn_json_field *fields, hbn_err *err)
+{
+    return hbn_json_fields_scan_tensor(text, len, names, n, fields, SIZE_MAX, NULL, err);
 }
 
 bool hbn_json_fields_present(const hbn_json_field *f)
@@ -275,6 +293,8 @@ hbn_status hbn_json_fields_tensor(const hbn_json_field *f, const char *name, hbn
 
     if (f->value == NULL)
         return hbn_json_fields_require(f, name, e);
+    if (f->parsed)
+        return HBN_OK;
     st = hbn_tensor_json_parse(f->value, f->len, name, t, &err);
     return hbn_json_fields_note(e, st, &err);
 }

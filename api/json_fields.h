@@ -16,10 +16,12 @@
 
 #define HBN_JSON_FIELDS_MAX 16
 
-/* One member's raw value (BORROWED from the body); VALUE is NULL when the member is absent. */
+/* One member's raw value (BORROWED from the body); VALUE is NULL when the member is absent.
+ * PARSED: hbn_json_fields_scan_tensor already parsed it into its tensor. */
 typedef struct hbn_json_field {
     const char *value;
     size_t len;
+    bool parsed;
 } hbn_json_field;
 
 /* Walks TEXT[LEN] (one JSON object) and stores the span of every member named in NAMES[N]
@@ -28,6 +30,16 @@ typedef struct hbn_json_field {
  * (naming the member). */
 hbn_status hbn_json_fields_scan(const char *text, size_t len, const char *const *names, size_t n,
                                 hbn_json_field *fields, hbn_err *err);
+
+/* hbn_json_fields_scan that parses member NAMES[TENSOR] as a tensor into *T (caller-initialised)
+ * while walking past it: one pass over a large tensor's text instead of a validating skip and a
+ * parse. When the member is a well-formed tensor, FIELDS[TENSOR].parsed is set and *T holds it
+ * (NEW, hbn_tensor_clear); otherwise only its span is recorded and hbn_json_fields_tensor parses
+ * and reports it later, as without this call. Statuses and messages are exactly those of
+ * hbn_json_fields_scan. *T may hold data whatever the status: the caller clears it as usual. */
+hbn_status hbn_json_fields_scan_tensor(const char *text, size_t len, const char *const *names,
+                                       size_t n, hbn_json_field *fields, size_t tensor,
+                                       hbn_tensor *t, hbn_err *err);
 
 /* Whether F is present / is the literal null. */
 bool hbn_json_fields_present(const hbn_json_field *f);
@@ -87,7 +99,8 @@ hbn_status hbn_json_fields_vector(const hbn_json_field *f, const char *name, boo
                                   hbn_tensor *t, hbn_json_fields_errors *e);
 
 /* Reads the required member F (named NAME) as a tensor (nested arrays or {shape, data}) into T,
- * noting any error in E. Returns the status. */
+ * noting any error in E. Returns the status. A member that hbn_json_fields_scan_tensor parsed
+ * already (F->parsed, into this same T) is HBN_OK at once. */
 hbn_status hbn_json_fields_tensor(const hbn_json_field *f, const char *name, hbn_tensor *t,
                                   hbn_json_fields_errors *e);
 

@@ -1,15 +1,18 @@
-/* json_scan.c: strict RFC 8259 scanning without allocation: the top-level member walker, full
- * validation of skipped values (iterative, with a 64-bit stack of container kinds, so depth costs
- * no recursion), and the number grammar shared with the tensor codec.
+/* json_scan.c: strict RFC 8259 scanning without allocation: the top-level member walker (of a
+ * whole document or of an object a text starts with; a member's value skipped and validated, or
+ * taken over by a caller that parses it), full validation of skipped values (iterative, with a
+ * 64-bit stack of container kinds, so depth costs no recursion), and the number grammar shared
+ * with the tensor codec.
  * Rejects: trailing commas, comments, NaN/Infinity, leading zeros, '+' signs, control characters
  * in strings, lone or reversed surrogate escapes, invalid UTF-8 (overlong, surrogates, above
  * U+10FFFF), a byte-order mark, and nesting deeper than HBN_JSON_MAX_DEPTH. Knows no field. */
 #include "api/json_scan.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
-enum { ITER_FIRST = 0, ITER_AFTER_MEMBER = 1, ITER_DONE = 2, ITER_FAILED = 3 };
+enum { ITER_FIRST = 0, ITER_AFTER_MEMBER = 1, ITER_DONE = 2, ITER_FAILED = 3, ITER_AT_VALUE = 4 };
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -448,6 +451,7 @@ hbn_status hbn_json_iter_init(hbn_json_iter *it, const char *text, size_t len, h
     it->len = len;
     it->pos = 0;
     it->state = ITER_FAILED;
+    it->prefix = false;
     size_t p = skip_ws(text, len, 0);
     if (p >= len)
         return hbn_err_set(err, HBN_E_INVALID_JSON, "invalid JSON: empty document");
@@ -463,11 +467,28 @@ hbn_status hbn_json_iter_init(hbn_json_iter *it, const char *text, size_t len, h
     return HBN_OK;
 }
 
-/* Consumes the closing brace at IT->pos and checks that only whitespace follows. */
+hbn_status hbn_json_iter_init_prefix(hbn_json_iter *it, const char *text, size_t len,
+                                     hbn_err *err)
+{
+    size_t p = skip_ws(text, len, 0);
+    it->text = text;
+    it->len = len;
+    it->pos = p;
+    it->state = ITER_FAILED;
+    it->prefix = true;
+    if (p >= len || text[p] != '{')
+        return hbn_err_set(err, HBN_E_INVALID_ARGUMENT, "expected a JSON object");
+    it->pos = p + 1;
+    it->state = ITER_FIRST;
+    return HBN_OK;
+}
+
+/* Consumes the closing brace at IT->pos and, for a whole document, checks that only whitespace
+ * follows. */
 static hbn_status iter_finish(hbn_json_iter *it, bool *done, hbn_err *err)
 {
-    size_t p = skip_ws(it->text, it->len, it->pos + 1);
-    if (p != it->len)
+    size_t p = it->prefix ? it->pos + 1 : skip_ws(it->text, it->len, it->pos + 1);
+    if (p != it->len && !it->prefix)
         return syntax_error(err, p, "unexpected data after the JSON object");
     it->pos = p;
     it->state = ITER_DONE;
@@ -476,10 +497,10 @@ static hbn_status iter_finish(hbn_json_iter *it, bool *done, hbn_err *err)
 }
 
 /* Reports a key that cannot be a field (too long, or holding U+0000), unless the document is not
- * JSON at all, which takes precedence. */
+ * JSON at all, which takes precedence (a prefix walk does not look at the rest). */
 static hbn_status iter_bad_key(const hbn_json_iter *it, const decoded *d, hbn_err *err)
 {
-    hbn_status st = hbn_json_validate(it->text, it->len, err);
+    hbn_status st = it->prefix ? HBN_OK : hbn_json_validate(it->text, it->len, err);
     if (st != HBN_OK)
         return st;
     size_t shown = d->len > 40 ? 40 : d->len;
@@ -489,8 +510,9 @@ static hbn_status iter_bad_key(const hbn_json_iter *it, const decoded *d, hbn_er
                        shown < d->len || d->truncated ? "..." : "");
 }
 
-/* Walks one step; hbn_json_iter_next wraps it so that an error is final. */
-static hbn_status iter_step(hbn_json_iter *it, hbn_json_member *m, bool *done, hbn_err *err)
+/* Walks to the next key and stops at its value (state ITER_AT_VALUE), or finishes the object;
+ * hbn_json_iter_next_key wraps it so that an error is final. */
+static hbn_status iter_key(hbn_json_iter *it, hbn_json_member *m, bool *done, hbn_err *err)
 {
     const char *s = it->text;
     size_t len = it->len;
@@ -514,27 +536,64 @@ static hbn_status iter_step(hbn_json_iter *it, hbn_json_member *m, bool *done, h
     m->key[d.len] = '\0';
     if (d.truncated || d.has_nul)
         return iter_bad_key(it, &d, err);
-    size_t start = p;
-    if ((st = skip_value(s, len, &p, 1, err)) != HBN_OK)
-        return st;
-    m->value = s + start;
-    m->value_len = p - start;
+    m->value = s + p;
+    m->value_len = len - p;
     it->pos = p;
-    it->state = ITER_AFTER_MEMBER;
+    it->state = ITER_AT_VALUE;
     return HBN_OK;
 }
 
-hbn_status hbn_json_iter_next(hbn_json_iter *it, hbn_json_member *m, bool *done, hbn_err *err)
+hbn_status hbn_json_iter_next_key(hbn_json_iter *it, hbn_json_member *m, bool *done,
+                                  hbn_err *err)
 {
     *done = false;
+    assert(it->state != ITER_AT_VALUE); /* the previous member's value was not consumed */
     if (it->state == ITER_DONE) {
         *done = true;
         return HBN_OK;
     }
     if (it->state == ITER_FAILED)
         return hbn_err_set(err, HBN_E_INVALID_JSON, "invalid JSON: the document was rejected");
-    hbn_status st = iter_step(it, m, done, err);
+    hbn_status st = iter_key(it, m, done, err);
     if (st != HBN_OK)
         it->state = ITER_FAILED;
     return st;
+}
+
+hbn_status hbn_json_iter_skip(hbn_json_iter *it, hbn_json_member *m, hbn_err *err)
+{
+    if (it->state == ITER_FAILED)
+        return hbn_err_set(err, HBN_E_INVALID_JSON, "invalid JSON: the document was rejected");
+    assert(it->state == ITER_AT_VALUE);
+    size_t p = it->pos;
+    hbn_status st = skip_value(it->text, it->len, &p, 1, err);
+    if (st != HBN_OK) {
+        it->state = ITER_FAILED;
+        return st;
+    }
+    m->value_len = p - it->pos;
+    it->pos = p;
+    it->state = ITER_AFTER_MEMBER;
+    return HBN_OK;
+}
+
+void hbn_json_iter_advance(hbn_json_iter *it, hbn_json_member *m, size_t used)
+{
+    assert(it->state == ITER_AT_VALUE && used > 0 && used <= it->len - it->pos);
+    m->value_len = used;
+    it->pos += used;
+    it->state = ITER_AFTER_MEMBER;
+}
+
+size_t hbn_json_iter_offset(const hbn_json_iter *it)
+{
+    return it->pos;
+}
+
+hbn_status hbn_json_iter_next(hbn_json_iter *it, hbn_json_member *m, bool *done, hbn_err *err)
+{
+    hbn_status st = hbn_json_iter_next_key(it, m, done, err);
+    if (st != HBN_OK || *done)
+        return st;
+    return hbn_json_iter_skip(it, m, err);
 }

@@ -1,8 +1,10 @@
-/* message.c: life cycle of the transport-free response (message.h). A response owns its body;
+/* message.c: life cycle of the transport-free response (message.h). A response owns its body,
+ * unless it borrows it from the request's writable buffer (body_borrowed: never freed here);
  * headers live in a fixed table, so adding one never allocates. A header whose value would be
  * truncated is not added at all (a cut Location or Allow would mislead the client). */
 #include "api/message.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,8 @@ void hbn_response_init(hbn_response *res)
 
 void hbn_response_clear(hbn_response *res)
 {
-    free(res->body);
+    if (!res->body_borrowed)
+        free(res->body);
     hbn_response_init(res);
 }
 
@@ -42,10 +45,21 @@ bool hbn_response_add_header(hbn_response *res, const char *name, const char *fm
 void hbn_response_set_body(hbn_response *res, int status, const char *content_type, char *body,
                            size_t len)
 {
-    if (res->body != body)
+    if (res->body != body && !res->body_borrowed)
         free(res->body);
     res->http_status = status;
     res->content_type = content_type;
     res->body = body;
     res->body_len = len;
+    res->body_borrowed = false;
+}
+
+void hbn_response_set_request_body(hbn_response *res, int status, const char *content_type,
+                                   const hbn_request *req, char *body, size_t len)
+{
+    assert(req->body_mut != NULL && (uint8_t *)body >= req->body_mut &&
+           len <= req->body_len - (size_t)((uint8_t *)body - req->body_mut));
+    (void)req; /* only checked */
+    hbn_response_set_body(res, status, content_type, body, len);
+    res->body_borrowed = true;
 }

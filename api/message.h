@@ -1,6 +1,8 @@
 /* message.h: a transport-free HTTP request and response, the only currency between server/ and
  * api/. The server fills an hbn_request from libmicrohttpd and sends back an hbn_response; api/
- * never sees a socket. Invariant: a response owns its body (NEW, freed by hbn_response_clear). */
+ * never sees a socket. Invariant: a response owns its body (NEW, freed by hbn_response_clear),
+ * except a body borrowed from the request's writable buffer (body_mut), which stays the
+ * caller's: then the response is answered without copying what was computed in place. */
 #ifndef HBN_MESSAGE_H
 #define HBN_MESSAGE_H
 
@@ -19,6 +21,12 @@ typedef struct hbn_request {
     const char *inference_header_length; /* Inference-Header-Content-Length header, or NULL */
     const uint8_t *body;      /* the body bytes (BODY_LEN of them), or NULL when there is none */
     size_t body_len;
+    /* BODY itself, writable, when the caller lets api/ work in the request's own buffer; NULL
+     * otherwise (api/ then copies what it must change). Such a buffer is the caller's private
+     * copy of the body, 64-byte aligned, and stays valid until the response made from this
+     * request has been sent (not only until hbn_api_handle returns). A handler may overwrite it
+     * (compute in place) and answer with a part of it: hbn_response_set_request_body. */
+    uint8_t *body_mut;
     const char *layer_for_log;/* unused by api; reserved */
 } hbn_request;
 
@@ -31,8 +39,10 @@ typedef struct hbn_header {
 typedef struct hbn_response {
     int http_status;
     const char *content_type;  /* static storage; NULL for no body (204) */
-    char *body;                /* NEW (malloc), BODY_LEN bytes; the server may take it over */
+    char *body;                /* NEW (malloc), BODY_LEN bytes; the server may take it over;
+                                * or, when BODY_BORROWED, bytes inside the request's body_mut */
     size_t body_len;
+    bool body_borrowed;        /* BODY is not owned: hbn_response_set_request_body */
     hbn_header headers[HBN_MAX_EXTRA_HEADERS]; /* Location, Allow, Retry-After, ... */
     int header_count;
     const char *route;         /* route template for metrics and logs ("/v1/layers/{name}"), static */
@@ -55,5 +65,13 @@ bool hbn_response_add_header(hbn_response *res, const char *name, const char *fm
  * (static) and STATUS, freeing any previous body. */
 void hbn_response_set_body(hbn_response *res, int status, const char *content_type, char *body,
                            size_t len);
+
+/* Answers STATUS with the LEN bytes at BODY, which lie inside REQ->body_mut (REQ's writable
+ * buffer, see hbn_request), without copying: RES borrows them (BODY_BORROWED; hbn_response_clear
+ * and a later hbn_response_set_body leave them alone) and the caller of hbn_api_handle, which
+ * owns that buffer, sends them and frees the buffer once they are sent (server/http.c hands the
+ * buffer over to libmicrohttpd). Frees any body RES owned before. */
+void hbn_response_set_request_body(hbn_response *res, int status, const char *content_type,
+                                   const hbn_request *req, char *body, size_t len);
 
 #endif

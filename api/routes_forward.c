@@ -2,9 +2,12 @@
  * or {shape, data}, answered in the request's form. Binary (Content-Type
  * application/octet-stream): ?shape=N,C[,...], optional ?stats_id= and ?mode=, a raw
  * little-endian float32 body answered with raw float32. Outputs are written in place over the
- * parsed inputs (one buffer per request); the forward runs under the store's read, a pending
- * train update is applied afterwards, so a failing request changes nothing. */
+ * parsed inputs (one buffer per request; for the binary form the request's own body when the
+ * server offers it writable, answered from there without a copy); the forward runs under the
+ * store's read, a pending train update is applied afterwards, so a failing request changes
+ * nothing (but the binary body it may have overwritten, which nothing reads again). */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +27,9 @@ typedef struct forward_req {
     bool binary;           /* the raw float32 form */
     hbn_tensor inputs;     /* JSON form: inputs, then outputs in place */
     hbn_tensor vec[4];     /* JSON form: weight, bias, running_mean, running_var */
-    float *raw;            /* binary form: NEW numel floats, inputs then outputs in place */
+    float *raw;            /* binary form: numel floats, inputs then outputs in place: the
+                            * request's writable body (BORROWED) or a NEW copy (RAW_OWNED) */
+    bool raw_owned;
     int rank;
     int64_t shape[HBN_MAX_RANK];
     int64_t numel;
@@ -105,8 +110,9 @@ static void parse_json(const hbn_call *call, forward_req *r)
     int i;
 
     if (hbn_call_require_json(call, &r->body) != HBN_OK ||
-        hbn_json_fields_scan((const char *)call->req->body, call->req->body_len, forward_fields,
-                             F_N, f, &r->body) != HBN_OK)
+        hbn_json_fields_scan_tensor((const char *)call->req->body, call->req->body_len,
+                                    forward_fields, F_N, f, F_INPUTS, &r->inputs,
+                                    &r->body) != HBN_OK)
         return;
     hbn_json_fields_errors_init(&e);
     read_scalars(f, r, &e);
@@ -184,13 +190,19 @@ static void parse_binary(const hbn_call *call, forward_req *r)
                     call->req->body_len, v[0].text, bytes);
         return;
     }
-    r->raw = malloc(bytes > 0 ? bytes : 1);
-    if (r->raw == NULL) {
-        hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory for %zu bytes of inputs", bytes);
-        return;
+    if (bytes > 0 && call->req->body_mut != NULL &&
+        (uintptr_t)call->req->body_mut % _Alignof(float) == 0) {
+        r->raw = (float *)(void *)call->req->body_mut; /* compute in the request's buffer */
+    } else {
+        r->raw = malloc(bytes > 0 ? bytes : 1);
+        if (r->raw == NULL) {
+            hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory for %zu bytes of inputs", bytes);
+            return;
+        }
+        r->raw_owned = true;
+        if (bytes > 0)
+            memcpy(r->raw, call->req->body, bytes);
     }
-    if (bytes > 0)
-        memcpy(r->raw, call->req->body, bytes);
     swap_le(r->raw, r->numel);
     args->inputs = r->raw;
     args->rank = r->rank;
@@ -220,9 +232,10 @@ static void print_json(hbn_strbuf *sb, const forward_req *r)
 {
     const hbn_forward_result *res = &r->result;
     int64_t c = r->channels;
+    size_t size = hbn_tensor_json_print_size(r->rank, r->shape, r->inputs.object_form);
 
-    if ((uint64_t)r->numel < SIZE_MAX / 16)
-        hbn_strbuf_reserve(sb, (size_t)r->numel * 16 + 256);
+    if (size < SIZE_MAX / 2) /* one buffer, never grown */
+        hbn_strbuf_reserve(sb, size + 256 + (size_t)(res->stats_returned ? c * 32 : 0));
     hbn_strbuf_puts(sb, "{\"outputs\":");
     hbn_tensor_json_print(sb, r->inputs.data, r->rank, r->shape, r->inputs.object_form);
     hbn_strbuf_printf(sb, ",\"mode\":\"%s\",\"stats_id\":", hbn_mode_name(res->mode));
@@ -252,8 +265,12 @@ static hbn_status respond(hbn_call *call, forward_req *r, hbn_err *err)
     call->res->forward_elements = (uint64_t)r->numel;
     if (r->binary) {
         swap_le(r->raw, r->numel);
-        hbn_response_set_body(call->res, 200, "application/octet-stream", (char *)r->raw,
-                              (size_t)r->numel * sizeof(float));
+        if (r->raw_owned)
+            hbn_response_set_body(call->res, 200, "application/octet-stream", (char *)r->raw,
+                                  (size_t)r->numel * sizeof(float));
+        else
+            hbn_response_set_request_body(call->res, 200, "application/octet-stream", call->req,
+                                          (char *)r->raw, (size_t)r->numel * sizeof(float));
         r->raw = NULL;
         return HBN_OK;
     }
@@ -292,6 +309,7 @@ hbn_status hbn_routes_forward(hbn_call *call, hbn_err *err)
     hbn_tensor_clear(&r.inputs);
     for (i = 0; i < 4; i++)
         hbn_tensor_clear(&r.vec[i]);
-    free(r.raw);
+    if (r.raw_owned)
+        free(r.raw);
     return st;
 }

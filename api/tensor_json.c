@@ -1,11 +1,11 @@
-/* tensor_json.c: the float tensor codec. A word-at-a-time comma count sizes one 64-byte aligned
- * buffer (numbers <= commas + 1: it never grows), then one pass infers the nested shape from the
- * first path down, checks every later array against it and converts numbers (JSON grammar via
- * hbn_json_number_parse; one float32 rounding: exact double fast path, else strtof in the C
- * locale; overflow gives +-Inf, never an error here). Error precedence, whatever the order of
- * discovery: invalid JSON, then a non-number value, then shape problems. Nested printing stops at
- * the first zero dimension ([0, 4] prints as [], [2, 0, 3] as [[],[]]; the object form is the
- * faithful one for such shapes). */
+/* tensor_json.c: the float tensor codec. A vectorised comma count sizes one 64-byte aligned
+ * buffer (numbers <= commas + 1: it never grows); one pass infers the nested shape from the first
+ * path down, checks every later array against it and converts numbers: runs of plain decimals
+ * (<= 15 digits, no exponent) by a word-at-a-time fast path, the rest by hbn_json_number_parse;
+ * one float32 rounding (exact double, else strtof; overflow is +-Inf). The walk also parses a
+ * member in place inside a larger document (prefix mode). Errors: invalid JSON, then non-numbers,
+ * then shapes, whatever the order found. Nested printing stops at the first zero dimension
+ * ([2, 0, 3] prints as [[],[]]; the object form is the faithful one for such shapes). */
 #include "api/tensor_json.h"
 
 #include <assert.h>
@@ -51,6 +51,9 @@ hbn_status hbn_tensor_alloc(hbn_tensor *t, int64_t numel, hbn_err *err)
 
 /* ---- number conversion --------------------------------------------------------------------- */
 
+static const uint64_t POW10_U64[9] = {1,      10,      100,      1000,     10000,
+                                      100000, 1000000, 10000000, 100000000};
+
 static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -92,6 +95,83 @@ static hbn_status convert_number(const char *s, size_t n, const hbn_json_decimal
     return HBN_OK;
 }
 
+/* The fast path reads this many bytes from a number's first byte (it never looks at a
+ * document's last FAST_WINDOW - 1 bytes: those numbers take the general path). */
+#define FAST_WINDOW 32
+
+/* The 8 bytes at S as a word, the first byte lowest. */
+static inline uint64_t load8(const char *s)
+{
+    uint64_t v;
+    memcpy(&v, s, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* How many of the 8 bytes of V (first byte lowest) are ASCII digits before the first one that is
+ * not (0 to 8). A byte is a digit when its high nibble is 3 and adding 6 keeps it so; a carry out
+ * of a byte >= 0xFA can only disturb bytes after it, which do not count. No branch: the count is
+ * as random as the data. */
+static inline int digit_run(uint64_t v)
+{
+    uint64_t x = ((v & UINT64_C(0xF0F0F0F0F0F0F0F0)) |
+                  (((v + UINT64_C(0x0606060606060606)) & UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4)) ^
+                 UINT64_C(0x3333333333333333);
+    return __builtin_ctzll(x | UINT64_C(1) << 63) / 8 + (x == 0);
+}
+
+/* The value of the first K (0 to 8) bytes of V, all ASCII digits: the other bytes are shifted
+ * out (in two steps, as a shift by 64 is undefined), leaving leading zero digits, then pairs,
+ * quads and the octet are combined (SWAR). */
+static inline uint64_t digits_value(uint64_t v, int k)
+{
+    v = (v & UINT64_C(0x0F0F0F0F0F0F0F0F)) << (4 * (8 - k)) << (4 * (8 - k));
+    v = (v * 10 + (v >> 8)) & UINT64_C(0x00FF00FF00FF00FF);
+    v = (v * 100 + (v >> 16)) & UINT64_C(0x0000FFFF0000FFFF);
+    return (v * 10000 + (v >> 32)) & UINT64_C(0xFFFFFFFF);
+}
+
+/* Reads the number at S (FAST_WINDOW bytes readable) when it is a plain decimal: '-'?, 1 to 7
+ * integer digits without a leading zero (or a lone 0), then '.' and fraction digits or nothing,
+ * at most 15 digits in all (so the significand is exact in a double), not followed by '.', 'e',
+ * 'E', '+' or '-', and exactly converted by the double fast path (see convert_number). Returns
+ * its length with the float in *OUT, or 0 for anything else (which the general path then reads
+ * or rejects: never a different verdict). The digits are gathered without the point into two
+ * words (the first 8 and the next 8), so the integer and fraction parts cost one conversion. */
+static inline __attribute__((always_inline)) size_t fast_number(const char *s, float *out)
+{
+    bool negative = *s == '-';
+    const char *p = s + negative;
+    uint64_t a = load8(p);
+    int ki = digit_run(a);
+    /* one branch, not three: which test fails is as random as the data */
+    if ((unsigned)(ki - 1) > 6u - (unsigned)(p[0] == '0') * 6u)
+        return 0; /* no digit, 8 or more, or a leading zero */
+    bool dot = p[ki] == '.';
+    uint64_t keep = (UINT64_C(1) << (8 * ki)) - 1, take = 0 - (uint64_t)dot;
+    uint64_t m8 = (a & keep) | (load8(p + 1) & ~keep & take); /* digits 1-8, point removed */
+    uint64_t m16 = load8(p + 9) & take;                       /* digits 9-16 */
+    int n8 = digit_run(m8), n16 = digit_run(m16) & -(int)(n8 == 8), kf = n8 + n16 - ki;
+    p += n8 + n16 + dot;
+    if (n16 == 8 || (dot && kf == 0) || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' ||
+        *p == '-')
+        return 0;
+    uint64_t w = digits_value(m8, n8) * POW10_U64[n16] + digits_value(m16, n16);
+    double d = (double)w / POW10[kf];
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    if (w != 0 && (bits & ((UINT64_C(1) << 29) - 1)) == (UINT64_C(1) << 28))
+        return 0; /* halfway between two floats: strtof decides */
+    float f = (float)d;
+    uint32_t fbits;
+    memcpy(&fbits, &f, sizeof fbits);
+    fbits ^= (uint32_t)negative << 31; /* the sign without a branch */
+    memcpy(out, &fbits, sizeof fbits);
+    return (size_t)(p - s);
+}
+
 /* ---- parsing ------------------------------------------------------------------------------- */
 
 static size_t skip_ws(const char *s, size_t len, size_t pos)
@@ -101,17 +181,19 @@ static size_t skip_ws(const char *s, size_t len, size_t pos)
     return pos;
 }
 
-/* Number of ',' bytes in S[LEN], a word at a time. */
+/* Number of ',' bytes in S[LEN]: byte compares summed in 64 byte-wide counters, which the
+ * compiler vectorises (no popcount, so no libgcc call on targets without the instruction). */
 static size_t count_commas(const char *s, size_t len)
 {
-    const uint64_t ones = UINT64_C(0x0101010101010101), low7 = UINT64_C(0x7F7F7F7F7F7F7F7F);
     size_t n = 0, i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, sizeof w);
-        uint64_t x = w ^ (ones * ',');
-        uint64_t nonzero = ((x & low7) + low7) | x; /* high bit set in every byte != ',' */
-        n += (size_t)((((~nonzero & ~low7) >> 7) * ones) >> 56); /* sum of the byte flags */
+    while (len - i >= 64) {
+        size_t end = i + (len - i < 64 * 255 ? (len - i) / 64 * 64 : 64 * 255);
+        unsigned char acc[64] = {0}; /* at most 255 blocks: no counter overflows */
+        for (; i < end; i += 64)
+            for (int j = 0; j < 64; j++)
+                acc[j] += s[i + j] == ',';
+        for (int j = 0; j < 64; j++)
+            n += acc[j];
     }
     for (; i < len; i++)
         n += s[i] == ',';
@@ -195,32 +277,81 @@ static hbn_status nest_close(nest_parse *np, hbn_err *err)
     return HBN_OK;
 }
 
-/* A value that is not an array: a number at the leaf depth, or an error. */
+/* Reads the number token at NP->s[P] into *OUT: its length, or 0 when it is not a valid number.
+ * A conversion failure (out of memory for a long token) goes to *ST. */
+static size_t read_number(const nest_parse *np, size_t p, float *out, hbn_status *st,
+                          hbn_err *err)
+{
+    if (np->len - p >= FAST_WINDOW) {
+        size_t n = fast_number(np->s + p, out);
+        if (n > 0)
+            return n;
+    }
+    hbn_json_decimal dec;
+    size_t n = hbn_json_number_parse(np->s + p, np->len - p, &dec);
+    if (n > 0)
+        *st = convert_number(np->s + p, n, &dec, out, err);
+    return n;
+}
+
+/* A value that is not an array: a number at the leaf depth, or an error. A number is followed
+ * here by the plain decimals after it in the same array ("1.5,2.25, 3" ...) and in the rows
+ * after it ("],[" once the row length is known and matched), which need none of the general
+ * structure checks; the first token that is anything else is left to nest_walk, from the
+ * separator before it. */
 static hbn_status nest_scalar(nest_parse *np, hbn_err *err)
 {
     const char *s = np->s;
-    size_t p = np->pos;
+    size_t p = np->pos, len = np->len;
     char c = s[p];
     if (c != '-' && (c < '0' || c > '9')) {
         if (c == '"' || c == '{' || c == 't' || c == 'f' || c == 'n')
             return hbn_err_set(err, HBN_E_INVALID_ARGUMENT, "%s must hold only numbers", np->field);
         return nest_syntax(np, p, "unexpected character", err);
     }
-    hbn_json_decimal dec;
-    size_t n = hbn_json_number_parse(s + p, np->len - p, &dec);
+    assert(np->numel < np->cap); /* numbers <= commas + 1 */
+    hbn_status st = HBN_OK;
+    size_t n = read_number(np, p, &np->data[np->numel], &st, err);
     if (n == 0)
         return nest_syntax(np, p, "invalid number", err);
     if (np->rank < 0)
         np->rank = np->depth;
     else if (np->depth != np->rank)
         return nest_ragged(np, np->depth, "expected an array, got a number", err);
-    assert(np->numel < np->cap); /* numbers <= commas + 1 */
-    hbn_status st = convert_number(s + p, n, &dec, &np->data[np->numel], err);
     if (st != HBN_OK)
         return st;
-    np->numel++;
-    np->count[np->depth]++;
-    np->pos = p + n;
+    int d = np->depth;
+    int64_t numel = np->numel + 1, count = np->count[d] + 1;
+    p += n;
+    while (len - p > FAST_WINDOW) {
+        size_t q = p + 1;
+        bool next_row = false;
+        if (s[p] == ',') {
+            if (s[q] == ' ' || s[q] == '\n' || s[q] == '\r' || s[q] == '\t')
+                q = skip_ws(s, len, q);
+        } else if (s[p] == ']' && s[p + 1] == ',' && s[p + 2] == '[' && d > 1 &&
+                   np->known[d - 1] && count == np->shape[d - 1]) {
+            q = p + 3; /* "],[": this row is complete, the next one starts */
+            next_row = true;
+        } else {
+            break;
+        }
+        if (len - q < FAST_WINDOW)
+            break;
+        assert(numel < np->cap);
+        if ((n = fast_number(s + q, &np->data[numel])) == 0)
+            break;
+        if (next_row) { /* what nest_close and nest_open would do, as it cannot fail */
+            np->count[d - 1]++;
+            count = 0;
+        }
+        numel++;
+        count++;
+        p = q + n;
+    }
+    np->count[d] = count;
+    np->numel = numel;
+    np->pos = p;
     return HBN_OK;
 }
 
@@ -257,10 +388,13 @@ static hbn_status nest_walk(nest_parse *np, hbn_err *err)
     return st;
 }
 
-/* Parses the array at S[LEN] (leading whitespace skipped, '[' first) into OUT's rank, shape and
- * data; trailing bytes other than whitespace are a syntax error. */
-static hbn_status parse_array(const char *s, size_t len, const char *field, int max_rank,
-                              hbn_tensor *out, hbn_err *err)
+/* Parses the array at S (leading whitespace skipped, '[' first) into OUT's rank, shape and data,
+ * stopping after its closing bracket, whose offset + 1 goes to *END. S[LEN] is the array's own
+ * span or the rest of a document: it bounds the walk and sizes the buffer (the rest of a document
+ * may hold many more commas: the untouched excess costs address space only, and a buffer more
+ * than twice too large is replaced by an exact one). */
+static hbn_status array_walk(const char *s, size_t len, const char *field, int max_rank,
+                             hbn_tensor *out, size_t *end, hbn_err *err)
 {
     nest_parse np = {.s = s, .len = len, .pos = skip_ws(s, len, 0), .field = field,
                      .max_rank = max_rank, .rank = -1};
@@ -272,13 +406,11 @@ static hbn_status parse_array(const char *s, size_t len, const char *field, int 
     np.data = buf.data;
     np.cap = buf.numel;
     st = nest_walk(&np, err);
-    if (st != HBN_OK)
-        goto fail;
-    np.pos = skip_ws(s, len, np.pos);
-    if (np.pos != len) {
-        st = nest_syntax(&np, np.pos, "unexpected data after the array", err);
-        goto fail;
+    if (st != HBN_OK) {
+        hbn_tensor_clear(&buf);
+        return st;
     }
+    *end = np.pos;
     out->rank = np.rank;
     out->numel = 1;
     for (int d = 0; d < np.rank; d++) {
@@ -286,13 +418,37 @@ static hbn_status parse_array(const char *s, size_t len, const char *field, int 
         out->numel *= np.shape[d];
     }
     assert(out->numel == np.numel);
-    if (out->numel == 0)
+    hbn_tensor exact;
+    hbn_err ignored; /* without memory for the exact copy, the large buffer does */
+    hbn_tensor_init(&exact);
+    if (np.numel == 0) {
         hbn_tensor_clear(&buf);
+    } else if (np.cap / 2 > np.numel + 4096 &&
+               hbn_tensor_alloc(&exact, np.numel, &ignored) == HBN_OK) {
+        /* far more commas followed than numbers (a short tensor early in a long document) */
+        memcpy(exact.data, buf.data, sizeof(float) * (size_t)np.numel);
+        hbn_tensor_clear(&buf);
+        buf = exact;
+    }
     out->data = buf.data;
     return HBN_OK;
-fail:
-    hbn_tensor_clear(&buf);
-    return st;
+}
+
+/* Parses the array that is all of S[LEN] (whitespace around it allowed). */
+static hbn_status parse_array(const char *s, size_t len, const char *field, int max_rank,
+                              hbn_tensor *out, hbn_err *err)
+{
+    size_t end;
+    hbn_status st = array_walk(s, len, field, max_rank, out, &end, err);
+    if (st != HBN_OK)
+        return st;
+    end = skip_ws(s, len, end);
+    if (end == len)
+        return HBN_OK;
+    hbn_tensor_clear(out);
+    return hbn_err_set(err, HBN_E_INVALID_JSON,
+                       "invalid JSON in %s at byte %zu of the value: unexpected data after the "
+                       "array", field, end);
 }
 
 /* Formats SHAPE[RANK] as "[2, 3]" into BUF. */
@@ -371,24 +527,43 @@ static hbn_status check_numel(const hbn_tensor *t, int64_t count, const char *fi
                        field, (long long)count, text, (long long)need);
 }
 
-/* Finds the "shape" and "data" members of the tensor object S[LEN]. */
-static hbn_status object_members(const char *s, size_t len, const char *field,
-                                 hbn_json_member *shape, hbn_json_member *data, hbn_err *err)
+/* The members of a tensor object: their spans, and "data" already parsed when it was a flat
+ * array of numbers (then its span is exactly what that parse consumed). */
+typedef struct tensor_members {
+    hbn_json_member shape, data;
+    hbn_tensor flat;   /* NEW when DATA_PARSED */
+    bool data_parsed;
+} tensor_members;
+
+/* Walks the tensor object of IT into TM. A "data" member is parsed as it is passed (one pass
+ * over its text); when that fails it is skipped and validated like any member, for
+ * parse_object to parse and report. Statuses and messages are those of the plain walk. */
+static hbn_status object_members(hbn_json_iter *it, const char *field, const char *data_field,
+                                 tensor_members *tm, hbn_err *err)
 {
-    hbn_json_iter it;
     hbn_json_member m;
     bool done = false, have_shape = false, have_data = false;
-    hbn_status st = hbn_json_iter_init(&it, s, len, err);
-    while (st == HBN_OK && (st = hbn_json_iter_next(&it, &m, &done, err)) == HBN_OK && !done) {
-        bool is_shape = strcmp(m.key, "shape") == 0;
-        if (!is_shape && strcmp(m.key, "data") != 0)
+    hbn_status st;
+    while ((st = hbn_json_iter_next_key(it, &m, &done, err)) == HBN_OK && !done) {
+        bool is_shape = strcmp(m.key, "shape") == 0, is_data = strcmp(m.key, "data") == 0;
+        size_t used;
+        hbn_err ignored;
+        if (is_data && !have_data && m.value_len > 0 && m.value[0] == '[' &&
+            array_walk(m.value, m.value_len, data_field, 1, &tm->flat, &used, &ignored) ==
+                HBN_OK) {
+            hbn_json_iter_advance(it, &m, used);
+            tm->data_parsed = true;
+        } else if ((st = hbn_json_iter_skip(it, &m, err)) != HBN_OK) {
+            break;
+        }
+        if (!is_shape && !is_data)
             return hbn_err_set(err, HBN_E_INVALID_ARGUMENT,
                                "%s: unexpected key \"%s\" in a tensor object (only \"shape\" "
                                "and \"data\")", field, m.key);
         if (is_shape ? have_shape : have_data)
             return hbn_err_set(err, HBN_E_INVALID_ARGUMENT, "%s: duplicate key \"%s\"", field,
                                m.key);
-        *(is_shape ? shape : data) = m;
+        *(is_shape ? &tm->shape : &tm->data) = m;
         *(is_shape ? &have_shape : &have_data) = true;
     }
     if (st == HBN_E_UNKNOWN_FIELD) /* a key too long to be "shape" or "data" */
@@ -403,39 +578,45 @@ static hbn_status object_members(const char *s, size_t len, const char *field,
     return HBN_OK;
 }
 
-/* The object form {"shape": [...], "data": [...]}. */
-static hbn_status parse_object(const char *s, size_t len, const char *field, hbn_tensor *out,
-                               hbn_err *err)
+/* The object form {"shape": [...], "data": [...]}: all of S[LEN] (PREFIX false), or the object
+ * S[LEN] starts with (PREFIX true; its length goes to *USED). */
+static hbn_status parse_object(const char *s, size_t len, bool prefix, const char *field,
+                               hbn_tensor *out, size_t *used, hbn_err *err)
 {
-    hbn_json_member shape, data;
+    tensor_members tm = {.data_parsed = false};
     hbn_status shape_err = HBN_OK;
     hbn_err shape_msg;
+    hbn_json_iter it;
     char data_field[HBN_ERR_MSG_MAX / 2];
-    hbn_status st = object_members(s, len, field, &shape, &data, err);
-    if (st != HBN_OK)
-        return st;
-    st = parse_shape(shape.value, shape.value_len, field, out, &shape_err, &shape_msg, err);
-    if (st != HBN_OK)
-        return st;
-    if (data.value[0] != '[' || has_non_number(data.value, data.value_len))
-        return hbn_err_set(err, HBN_E_INVALID_ARGUMENT, "%s: data must be an array of numbers",
-                           field);
     snprintf(data_field, sizeof data_field, "%s: data", field);
-    hbn_tensor flat;
-    hbn_tensor_init(&flat);
-    st = parse_array(data.value, data.value_len, data_field, 1, &flat, err);
+    hbn_tensor_init(&tm.flat);
+    hbn_status st = prefix ? hbn_json_iter_init_prefix(&it, s, len, err)
+                           : hbn_json_iter_init(&it, s, len, err);
+    if (st == HBN_OK)
+        st = object_members(&it, field, data_field, &tm, err);
+    if (st == HBN_OK)
+        st = parse_shape(tm.shape.value, tm.shape.value_len, field, out, &shape_err, &shape_msg,
+                         err);
+    if (st == HBN_OK && !tm.data_parsed) {
+        if (tm.data.value[0] != '[' || has_non_number(tm.data.value, tm.data.value_len))
+            st = hbn_err_set(err, HBN_E_INVALID_ARGUMENT, "%s: data must be an array of numbers",
+                             field);
+        else
+            st = parse_array(tm.data.value, tm.data.value_len, data_field, 1, &tm.flat, err);
+    }
     if (st == HBN_OK && shape_err != HBN_OK)
         st = hbn_err_set(err, shape_err, "%s", shape_msg.msg);
     if (st == HBN_OK)
-        st = check_numel(out, flat.shape[0], field, err);
-    if (st != HBN_OK) {
-        hbn_tensor_clear(&flat);
-        return st;
+        st = check_numel(out, tm.flat.shape[0], field, err);
+    if (st == HBN_OK) {
+        out->numel = tm.flat.shape[0];
+        out->data = tm.flat.data;
+        out->object_form = true;
+        tm.flat.data = NULL;
+        *used = hbn_json_iter_offset(&it);
     }
-    out->numel = flat.shape[0];
-    out->data = flat.data;
-    out->object_form = true;
-    return HBN_OK;
+    hbn_tensor_clear(&tm.flat);
+    return st;
 }
 
 /* Parses TEXT as a tensor (MAX_RANK levels) or a flat vector (MAX_RANK 1, no object form), then
@@ -444,12 +625,12 @@ static hbn_status parse_value(const char *text, size_t len, const char *field, i
                               hbn_tensor *out, hbn_err *err)
 {
     hbn_tensor_init(out);
-    size_t p = skip_ws(text, len, 0);
+    size_t p = skip_ws(text, len, 0), used;
     hbn_status st;
     if (p < len && text[p] == '[')
         st = parse_array(text, len, field, max_rank, out, err);
     else if (p < len && text[p] == '{' && max_rank > 1)
-        st = parse_object(text, len, field, out, err);
+        st = parse_object(text, len, false, field, out, &used, err);
     else if ((st = hbn_json_validate(text, len, err)) == HBN_OK)
         st = hbn_err_set(err, HBN_E_INVALID_ARGUMENT, "%s must be %s", field,
                          max_rank > 1 ? "a tensor (nested arrays or {\"shape\", \"data\"})"
@@ -479,54 +660,101 @@ hbn_status hbn_vector_json_parse(const char *text, size_t len, const char *field
     return parse_value(text, len, field, 1, out, err);
 }
 
+bool hbn_tensor_json_parse_prefix(const char *text, size_t len, const char *field,
+                                  hbn_tensor *out, size_t *used)
+{
+    hbn_err ignored; /* a failure is reported by hbn_tensor_json_parse on the measured span */
+    hbn_status st = HBN_E_INVALID_ARGUMENT;
+    size_t p = skip_ws(text, len, 0);
+    hbn_tensor_init(out);
+    if (p < len && text[p] == '[')
+        st = array_walk(text, len, field, HBN_TENSOR_MAX_RANK, out, used, &ignored);
+    else if (p < len && text[p] == '{')
+        st = parse_object(text, len, true, field, out, used, &ignored);
+    if (st == HBN_OK)
+        return true;
+    hbn_tensor_clear(out);
+    return false;
+}
+
 /* ---- printing ------------------------------------------------------------------------------ */
 
-/* Appends N floats separated by commas (no brackets), formatting straight into SB's storage.
- * A float prints in at most FLOAT_PRINTED_MAX bytes (checked exhaustively by the tests), and
- * hbn_float_format needs HBN_FLOAT_CHARS_MAX bytes of room at its start. */
-#define FLOAT_PRINTED_MAX 15
-#define PRINT_CHUNK 1024
-static void print_floats(hbn_strbuf *sb, const float *data, int64_t n)
+size_t hbn_tensor_json_print_size(int rank, const int64_t *shape, bool object_form)
 {
-    for (int64_t i = 0; i < n;) {
-        int64_t k = n - i < PRINT_CHUNK ? n - i : PRINT_CHUNK;
-        if (!hbn_strbuf_reserve(sb, (size_t)k * (FLOAT_PRINTED_MAX + 1) + HBN_FLOAT_CHARS_MAX))
-            return;
-        char *p = sb->data + sb->len;
-        for (int64_t end = i + k; i < end; i++) {
-            if (i > 0)
-                *p++ = ',';
-            p += hbn_float_format(data[i], p);
+    const uint64_t limit = (uint64_t)SIZE_MAX / 64; /* keeps every sum below from overflowing */
+    uint64_t numel = 1, arrays = 1;
+    for (int d = 0; d < rank; d++) {
+        if (shape[d] < 0 || (uint64_t)shape[d] > limit / numel)
+            return SIZE_MAX;
+        if (shape[d] == 0) {
+            numel = 0; /* nested: arrays end here, empty */
+            break;
         }
-        sb->len = (size_t)(p - sb->data);
+        numel *= (uint64_t)shape[d];
+        if (d + 1 < rank)
+            arrays += numel; /* the arrays of level d + 1 */
     }
+    if (object_form)
+        arrays = 1;
+    return (size_t)(numel * 16 + arrays * 3 + 64 + (object_form ? 32 + (uint64_t)rank * 21 : 0));
+}
+
+/* Appends N floats as a flat JSON array, formatting straight into SB's storage. */
+static void print_vector(hbn_strbuf *sb, const float *data, int64_t n)
+{
+    if (!hbn_strbuf_reserve(sb, HBN_FLOAT_LIST_BYTES(n) + 2))
+        return;
+    char *p = sb->data + sb->len;
+    *p++ = '[';
+    p += hbn_float_format_list(data, (size_t)n, p);
+    *p++ = ']';
+    *p = '\0'; /* SB stays NUL-terminated */
+    sb->len = (size_t)(p - sb->data);
 }
 
 void hbn_vector_json_print(hbn_strbuf *sb, const float *data, int64_t n)
 {
-    hbn_strbuf_append(sb, "[", 1);
-    print_floats(sb, data, n);
-    hbn_strbuf_append(sb, "]", 1);
+    print_vector(sb, data, n);
 }
 
-/* Prints level D of the nested form of SHAPE[RANK] from DATA and returns the data after it.
- * Level ZERO (the first zero dimension, RANK if none) prints as an empty array. */
-static const float *print_level(hbn_strbuf *sb, const float *data, int rank, const int64_t *shape,
-                                int d, int zero)
+_Static_assert(HBN_TENSOR_MAX_RANK == 8, "write_nested stores brackets 8 at a time");
+
+/* Writes the nested form of DATA (SHAPE[RANK], RANK >= 1, no zero dimension) at P, one row of
+ * the last dimension at a time with the brackets around it; returns the end. */
+static char *write_nested(char *p, const float *data, int rank, const int64_t *shape)
+{
+    int64_t idx[HBN_TENSOR_MAX_RANK] = {0};
+    size_t row = (size_t)shape[rank - 1];
+    int open = rank; /* brackets to open before the next row */
+    for (;;) {
+        memcpy(p, "[[[[[[[[", HBN_TENSOR_MAX_RANK); /* OPEN of them count; the slack takes the rest */
+        p += open;
+        p += hbn_float_format_list(data, row, p);
+        data += row;
+        int d = rank - 2; /* the odometer over the outer dimensions */
+        while (d >= 0 && ++idx[d] == shape[d])
+            idx[d--] = 0;
+        int close = rank - 1 - d; /* the row's array and every level that wrapped */
+        memcpy(p, "]]]]]]]]", HBN_TENSOR_MAX_RANK);
+        p += close;
+        if (d < 0)
+            return p;
+        *p++ = ',';
+        open = close;
+    }
+}
+
+/* Prints level D of the nested form of SHAPE[RANK], whose level ZERO (< RANK) is the first zero
+ * dimension: arrays down to it, empty there; no floats. */
+static void print_empty_level(hbn_strbuf *sb, const int64_t *shape, int d, int zero)
 {
     hbn_strbuf_append(sb, "[", 1);
-    if (d == rank - 1 && d != zero) {
-        print_floats(sb, data, shape[d]);
-        data += shape[d];
-    } else if (d != zero) {
-        for (int64_t i = 0; i < shape[d]; i++) {
-            if (i > 0)
-                hbn_strbuf_append(sb, ",", 1);
-            data = print_level(sb, data, rank, shape, d + 1, zero);
-        }
+    for (int64_t i = 0; d != zero && i < shape[d]; i++) {
+        if (i > 0)
+            hbn_strbuf_append(sb, ",", 1);
+        print_empty_level(sb, shape, d + 1, zero);
     }
     hbn_strbuf_append(sb, "]", 1);
-    return data;
 }
 
 void hbn_tensor_json_print(hbn_strbuf *sb, const float *data, int rank, const int64_t *shape,
@@ -540,15 +768,24 @@ void hbn_tensor_json_print(hbn_strbuf *sb, const float *data, int rank, const in
         for (int d = 0; d < rank; d++)
             n *= shape[d];
         hbn_strbuf_puts(sb, "],\"data\":");
-        hbn_vector_json_print(sb, data, n);
+        print_vector(sb, data, n);
         hbn_strbuf_puts(sb, "}");
         return;
     }
     int zero = 0;
     while (zero < rank && shape[zero] != 0)
         zero++;
-    if (rank == 0)
-        print_floats(sb, data, 1); /* a scalar: the bare number */
+    if (zero < rank) {
+        print_empty_level(sb, shape, 0, zero);
+        return;
+    }
+    if (!hbn_strbuf_reserve(sb, hbn_tensor_json_print_size(rank, shape, false)))
+        return;
+    char *p = sb->data + sb->len;
+    if (rank == 0) /* a scalar: the bare number */
+        p += hbn_float_format_list(data, 1, p);
     else
-        print_level(sb, data, rank, shape, 0, zero);
+        p = write_nested(p, data, rank, shape);
+    *p = '\0'; /* SB stays NUL-terminated */
+    sb->len = (size_t)(p - sb->data);
 }

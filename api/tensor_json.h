@@ -44,6 +44,19 @@ hbn_status hbn_tensor_alloc(hbn_tensor *t, int64_t numel, hbn_err *err);
 hbn_status hbn_tensor_json_parse(const char *text, size_t len, const char *field, hbn_tensor *out,
                                  hbn_err *err);
 
+/* Parses the tensor that TEXT[LEN] starts with (leading whitespace allowed): a member's value
+ * inside a larger document, whose end is not known yet, parsed where it lies instead of being
+ * skipped (validated) first and parsed afterwards. Returns true when TEXT starts with a
+ * well-formed tensor: *USED is its length (leading whitespace included, none after it), OUT holds
+ * exactly what
+ * hbn_tensor_json_parse(TEXT, *USED, FIELD) gives (NEW data), and TEXT[0, *USED) is one valid
+ * JSON value (hbn_json_iter_advance may take it). Otherwise returns false with OUT empty and
+ * reports nothing: the caller skips the value as usual and parses its span with
+ * hbn_tensor_json_parse, which reports the error with the precedence above. Memory: the data
+ * buffer is sized by the commas of all of TEXT[LEN]. */
+bool hbn_tensor_json_parse_prefix(const char *text, size_t len, const char *field,
+                                  hbn_tensor *out, size_t *used);
+
 /* Parses a flat JSON array of numbers (a [C] vector such as weight or running_mean) into OUT
  * (rank 1). Nested arrays -> HBN_E_SHAPE_MISMATCH; a bare number -> HBN_E_INVALID_ARGUMENT. */
 hbn_status hbn_vector_json_parse(const char *text, size_t len, const char *field, hbn_tensor *out,
@@ -56,5 +69,9 @@ void hbn_tensor_json_print(hbn_strbuf *sb, const float *data, int rank, const in
 
 /* Appends N floats as a flat JSON array. */
 void hbn_vector_json_print(hbn_strbuf *sb, const float *data, int64_t n);
+
+/* An upper bound on the bytes hbn_tensor_json_print appends for RANK/SHAPE in that form (16 per
+ * float, 3 per array, some slack), to reserve a response buffer once; SIZE_MAX when absurd. */
+size_t hbn_tensor_json_print_size(int rank, const int64_t *shape, bool object_form);
 
 #endif

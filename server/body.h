@@ -1,6 +1,7 @@
 /* body.h: a request body accumulated in memory under a byte cap, growing geometrically (every
- * growth through a temporary pointer, so a failed realloc keeps what was read). Once the cap is
- * passed or memory runs out the body is marked failed and later bytes are dropped. */
+ * growth through a temporary pointer, so a failed allocation keeps what was read). Once the cap is
+ * passed or memory runs out the body is marked failed and later bytes are dropped. The bytes are
+ * 64-byte aligned, so that api/ can compute on float32 bodies in place (hbn_request.body_mut). */
 #ifndef HBN_BODY_H
 #define HBN_BODY_H
 
@@ -10,7 +11,8 @@
 #include "core/status.h"
 
 typedef struct hbn_body {
-    uint8_t *data;     /* NEW (malloc), LEN bytes; NULL until a byte arrives or a reserve */
+    uint8_t *data;     /* NEW (aligned_alloc, 64), LEN bytes; NULL until a byte arrives or a
+                        * reserve */
     size_t len;
     size_t cap;
     size_t limit;      /* most bytes accepted */
@@ -29,5 +31,9 @@ hbn_status hbn_body_reserve(hbn_body *b, size_t n);
 
 /* Appends DATA[N]; returns B's status afterwards. After a failure nothing is appended. */
 hbn_status hbn_body_append(hbn_body *b, const void *data, size_t n);
+
+/* Hands B's bytes over: returns DATA (NEW, the caller frees it with free(); NULL when there is
+ * none) and re-initialises B with the same limit, as hbn_body_clear would without freeing. */
+uint8_t *hbn_body_take(hbn_body *b);
 
 #endif

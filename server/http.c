@@ -3,9 +3,12 @@
  * handler's calls (first: checks and early answers; then body bytes; last: api/ and the
  * response) and freed only in the completion callback, which also logs and records metrics.
  * The path reaches api/ undecoded: the unescape callback is the identity. A response body is
- * handed to libmicrohttpd with free() as its release function, never copied. */
+ * handed to libmicrohttpd with free() as its release function, never copied. The request body
+ * (64-byte aligned, the exchange's own) is offered to api/ as writable; a response that borrows
+ * it takes the whole buffer along to libmicrohttpd, which frees it once the response is sent. */
 #include "server/http.h"
 
+#include <assert.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -150,16 +153,29 @@ static enum MHD_Result http_send_static_503(struct MHD_Connection *conn)
     return ret;
 }
 
-/* The MHD response of RES, taking its body (RES no longer owns it), or NULL. */
-static struct MHD_Response *http_response_take(hbn_response *res)
+/* The MHD response of RES, taking its body (RES no longer owns it), or NULL. A body borrowed
+ * from X's request body takes that whole buffer along (X no longer owns it). */
+static struct MHD_Response *http_response_take(hbn_response *res, http_exchange *x)
 {
     struct MHD_Response *r;
 
     if (res->body == NULL || res->body_len == 0)
         return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    r = MHD_create_response_from_buffer_with_free_callback(res->body_len, res->body, free);
-    if (r != NULL)
-        res->body = NULL; /* now owned by R; body_len stays for the log */
+    if (res->body_borrowed) {
+        assert((uint8_t *)res->body >= x->body.data &&
+               res->body_len <= x->body.len - (size_t)((uint8_t *)res->body - x->body.data));
+        r = MHD_create_response_from_buffer_with_free_callback_cls(res->body_len, res->body,
+                                                                   free, x->body.data);
+        if (r == NULL)
+            return NULL;
+        hbn_body_take(&x->body); /* now owned by R */
+        res->body_borrowed = false;
+    } else {
+        r = MHD_create_response_from_buffer_with_free_callback(res->body_len, res->body, free);
+        if (r == NULL)
+            return NULL;
+    }
+    res->body = NULL; /* now owned by R; body_len stays for the log */
     return r;
 }
 
@@ -167,7 +183,7 @@ static struct MHD_Response *http_response_take(hbn_response *res)
 static enum MHD_Result http_send(hbn_http *http, struct MHD_Connection *conn, http_exchange *x,
                                  hbn_response *res)
 {
-    struct MHD_Response *r = http_response_take(res);
+    struct MHD_Response *r = http_response_take(res, x);
     enum MHD_Result ret;
     bool ok = r != NULL;
 
@@ -242,6 +258,7 @@ static enum MHD_Result http_last_call(hbn_http *http, struct MHD_Connection *con
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Inference-Header-Content-Length"),
         .body = x->body.len > 0 ? x->body.data : NULL,
         .body_len = x->body.len,
+        .body_mut = x->body.len > 0 ? x->body.data : NULL,
     };
     bool computes = http_route_computes(x->info.route);
     hbn_response res;

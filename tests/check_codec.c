@@ -1,9 +1,11 @@
 /* check_codec.c: unit tests of the api/ codecs: response messages, the string buffer, the float32
- * printer, the strict JSON scanner and the tensor codec. Expected values are written by hand or
+ * printer, the strict JSON scanner, the tensor codec and the envelope scan that parses a tensor
+ * member in passing. Expected values are written by hand or
  * come from libc (strtof, snprintf of exact decimal expansions), never from the code under test.
  * Random samples use a fixed-seed xorshift, so every run checks the same values. */
 #include <check.h>
 #include <float.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "api/float_format.h"
+#include "api/json_fields.h"
 #include "api/json_scan.h"
 #include "api/message.h"
 #include "api/strbuf.h"
@@ -134,6 +137,40 @@ START_TEST(test_response_headers)
     ck_assert_int_eq(res.header_count, HBN_MAX_EXTRA_HEADERS);
     hbn_response_clear(&res);
     ck_assert_int_eq(res.header_count, 0);
+}
+END_TEST
+
+START_TEST(test_response_request_body)
+{
+    /* A body borrowed from the request's writable buffer is never freed by the response. */
+    uint8_t *buf = malloc(64);
+    ck_assert_ptr_nonnull(buf);
+    memset(buf, 'b', 64);
+    hbn_request req = {.method = "POST", .path = "/", .body = buf, .body_len = 64, .body_mut = buf};
+    hbn_response res;
+    hbn_response_init(&res);
+    char *owned = strdup("owned");
+    ck_assert_ptr_nonnull(owned);
+    hbn_response_set_body(&res, 200, "text/plain", owned, 5);
+    hbn_response_set_request_body(&res, 200, "application/octet-stream", &req, (char *)buf + 8,
+                                  56); /* frees OWNED: ASan reports a leak otherwise */
+    ck_assert(res.body_borrowed);
+    ck_assert_ptr_eq(res.body, buf + 8);
+    ck_assert_uint_eq(res.body_len, 56);
+    ck_assert_str_eq(res.content_type, "application/octet-stream");
+    hbn_response_clear(&res); /* must not free BUF */
+    ck_assert(!res.body_borrowed);
+    ck_assert_ptr_null(res.body);
+    buf[63] = 'x'; /* still ours: ASan reports a use after free otherwise */
+    hbn_response_set_request_body(&res, 200, "application/octet-stream", &req, (char *)buf, 64);
+    owned = strdup("again");
+    ck_assert_ptr_nonnull(owned);
+    hbn_response_set_body(&res, 500, "text/plain", owned, 5); /* replaces, does not free BUF */
+    ck_assert(!res.body_borrowed);
+    ck_assert_ptr_eq(res.body, owned);
+    hbn_response_clear(&res); /* frees OWNED */
+    buf[0] = 'y';
+    free(buf);
 }
 END_TEST
 
@@ -424,6 +461,59 @@ START_TEST(test_float_sweep)
 }
 END_TEST
 
+START_TEST(test_float_exact_buffer)
+{
+    /* The formatter stores 8 bytes at a time: a buffer of exactly HBN_FLOAT_CHARS_MAX bytes must
+     * still do, for the longest outputs (ASan checks the bounds). */
+    static const float longest[] = {-1.17549435e-38f, -3.40282347e+38f, -0.000123456789f,
+                                    -123456.789f,     -1.23456789f,     -9.999999e-5f,
+                                    -1.1754942e-38f,  -16777215.0f,     -0.33333334f};
+    char *buf = malloc(HBN_FLOAT_CHARS_MAX);
+    ck_assert_ptr_nonnull(buf);
+    for (size_t i = 0; i < sizeof longest / sizeof longest[0]; i++)
+        check_round_trip(longest[i], buf);
+    for (int i = 0; i < 20000; i++)
+        check_round_trip(random_finite_float(), buf);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_float_list)
+{
+    /* hbn_float_format_list is hbn_float_format joined by commas, in exactly the room it asks
+     * for (ASan checks the bounds), including "null" for a non-finite value. */
+    enum { MAX_N = 300 };
+    float v[MAX_N];
+    char one[HBN_FLOAT_CHARS_MAX], *want = malloc(MAX_N * 16 + 1);
+    ck_assert_ptr_nonnull(want);
+    for (int round = 0; round < 200; round++) {
+        size_t n = round < 20 ? (size_t)round : 1 + (size_t)(rng_next() % MAX_N);
+        for (size_t i = 0; i < n; i++)
+            v[i] = round % 3 == 0 ? random_finite_float()
+                                  : (float)((double)(rng_next() >> 11) / 9007199254740992.0 * 8 - 4);
+        if (round == 7)
+            v[3] = INFINITY;
+        if (round == 8)
+            v[0] = -0.0f;
+        size_t wlen = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t k = hbn_float_format(v[i], one);
+            if (i > 0)
+                want[wlen++] = ',';
+            memcpy(want + wlen, one, k);
+            wlen += k;
+        }
+        char *out = malloc(HBN_FLOAT_LIST_BYTES(n));
+        ck_assert_ptr_nonnull(out);
+        size_t len = hbn_float_format_list(v, n, out);
+        ck_assert_uint_eq(len, wlen);
+        ck_assert(memcmp(out, want, len) == 0);
+        free(out);
+    }
+    free(want);
+}
+END_TEST
+
 /* ---- json_scan ----------------------------------------------------------------------------- */
 
 static const text_case valid_docs[] = {
@@ -621,6 +711,94 @@ START_TEST(test_iter_long_keys)
              "\xC3\xA9\xC3\xA9");
     ck_assert_int_eq(walk_all(doc, strlen(doc), &err), HBN_E_UNKNOWN_FIELD);
     ck_assert_int_eq(hbn_json_validate(err.msg + 14, strlen(err.msg) - 14, NULL), HBN_OK);
+}
+END_TEST
+
+START_TEST(test_iter_two_halves)
+{
+    /* next_key + skip is next; next_key stops at the value with the rest of the document. */
+    static const char doc[] = " {\"inputs\" : [[1, 2], [3, 4]], \"s\":\"s,}\" ,\"o\":{\"k\":[true]}}\n";
+    static const char *const keys[] = {"inputs", "s", "o"};
+    static const char *const values[] = {"[[1, 2], [3, 4]]", "\"s,}\"", "{\"k\":[true]}"};
+    hbn_json_iter it;
+    hbn_json_member m;
+    hbn_err err;
+    bool done = true;
+    ck_assert_int_eq(hbn_json_iter_init(&it, doc, sizeof doc - 1, &err), HBN_OK);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(hbn_json_iter_next_key(&it, &m, &done, &err), HBN_OK);
+        ck_assert(!done);
+        ck_assert_str_eq(m.key, keys[i]);
+        ck_assert_ptr_eq(m.value, strstr(doc, values[i]));
+        ck_assert_uint_eq(m.value_len, (size_t)(doc + sizeof doc - 1 - m.value));
+        ck_assert_uint_eq(hbn_json_iter_offset(&it), (size_t)(m.value - doc));
+        ck_assert_int_eq(hbn_json_iter_skip(&it, &m, &err), HBN_OK);
+        ck_assert_uint_eq(m.value_len, strlen(values[i]));
+    }
+    ck_assert_int_eq(hbn_json_iter_next_key(&it, &m, &done, &err), HBN_OK);
+    ck_assert(done);
+    /* a bad value is reported by the second half, and stays reported */
+    static const char bad[] = "{\"a\":[1,],\"b\":2}";
+    ck_assert_int_eq(hbn_json_iter_init(&it, bad, sizeof bad - 1, &err), HBN_OK);
+    ck_assert_int_eq(hbn_json_iter_next_key(&it, &m, &done, &err), HBN_OK);
+    ck_assert_int_eq(hbn_json_iter_skip(&it, &m, &err), HBN_E_INVALID_JSON);
+    ck_assert_str_eq(err.msg, "invalid JSON at byte 8: unexpected character");
+    ck_assert_int_eq(hbn_json_iter_next_key(&it, &m, &done, &err), HBN_E_INVALID_JSON);
+    ck_assert(!done);
+}
+END_TEST
+
+START_TEST(test_iter_advance)
+{
+    /* A caller that parsed a value itself moves the walk past it. */
+    static const char doc[] = "{\"a\":[1,2],\"b\":3}";
+    hbn_json_iter it;
+    hbn_json_member m;
+    hbn_err err;
+    bool done = true;
+    ck_assert_int_eq(hbn_json_iter_init(&it, doc, sizeof doc - 1, &err), HBN_OK);
+    ck_assert_int_eq(hbn_json_iter_next_key(&it, &m, &done, &err), HBN_OK);
+    ck_assert_str_eq(m.key, "a");
+    hbn_json_iter_advance(&it, &m, 5);
+    ck_assert_uint_eq(m.value_len, 5);
+    ck_assert_int_eq(hbn_json_iter_next(&it, &m, &done, &err), HBN_OK);
+    ck_assert_str_eq(m.key, "b");
+    ck_assert_uint_eq(m.value_len, 1);
+    ck_assert_int_eq(hbn_json_iter_next(&it, &m, &done, &err), HBN_OK);
+    ck_assert(done);
+    /* advancing to the wrong place shows up as a syntax error of the walk */
+    ck_assert_int_eq(hbn_json_iter_init(&it, doc, sizeof doc - 1, &err), HBN_OK);
+    ck_assert_int_eq(hbn_json_iter_next_key(&it, &m, &done, &err), HBN_OK);
+    hbn_json_iter_advance(&it, &m, 3);
+    ck_assert_int_eq(hbn_json_iter_next(&it, &m, &done, &err), HBN_E_INVALID_JSON);
+}
+END_TEST
+
+START_TEST(test_iter_prefix)
+{
+    /* An object that a longer text starts with: the walk stops at its closing brace. */
+    static const char text[] = " \t{\"x\":1, \"y\" :[2,{}]} ,\"rest\":[";
+    hbn_json_iter it;
+    hbn_json_member m;
+    hbn_err err;
+    bool done = true;
+    int members = 0;
+    ck_assert_int_eq(hbn_json_iter_init_prefix(&it, text, sizeof text - 1, &err), HBN_OK);
+    while (hbn_json_iter_next(&it, &m, &done, &err) == HBN_OK && !done)
+        members++;
+    ck_assert(done);
+    ck_assert_int_eq(members, 2);
+    ck_assert_str_eq(m.key, "y");
+    ck_assert_uint_eq(hbn_json_iter_offset(&it), (size_t)(strstr(text, "} ,") - text) + 1);
+    ck_assert_int_eq(hbn_json_iter_init_prefix(&it, "{}", 2, &err), HBN_OK);
+    ck_assert_int_eq(hbn_json_iter_next(&it, &m, &done, &err), HBN_OK);
+    ck_assert(done);
+    ck_assert_uint_eq(hbn_json_iter_offset(&it), 2);
+    ck_assert_int_eq(hbn_json_iter_init_prefix(&it, " [1]", 4, &err), HBN_E_INVALID_ARGUMENT);
+    ck_assert_int_eq(hbn_json_iter_init_prefix(&it, "  ", 2, &err), HBN_E_INVALID_ARGUMENT);
+    ck_assert_int_eq(hbn_json_iter_init_prefix(&it, "{\"x\":1", 6, &err), HBN_OK);
+    ck_assert_int_eq(hbn_json_iter_next(&it, &m, &done, &err), HBN_OK);
+    ck_assert_int_eq(hbn_json_iter_next(&it, &m, &done, &err), HBN_E_INVALID_JSON); /* cut */
 }
 END_TEST
 
@@ -1109,6 +1287,291 @@ START_TEST(test_tensor_alloc)
 }
 END_TEST
 
+/* Tokens for the number fast path (plain decimals with at most 15 digits) and the tokens next to
+ * its limits, which the general path must take instead: valid ones read as strtof does, invalid
+ * ones are syntax errors, wherever they stand. */
+static const char *const edge_tokens[] = {
+    "0", "-0", "0.5", "-0.5", "7", "-7.25", "1234567", "-1234567.5", "12345678", "123456789.5",
+    "0.123456789012345", "0.1234567890123456", "1.00000005960464477539062", "12345.6789012345",
+    "1234567.12345678", "1234567.1234567891", "0.000000000000001", "0.0000000000000001",
+    "9007199254740993", "0.30000001192092896", "8388609.5", "16777217.5", "3.4028235e38",
+    "1.17549435e-38", "1.5e3", "1.5E-3", "1e5", "2.5E+1", "0.00001", "1.0000000", "100.000",
+    "01", "00.5", "-01.5", "1.", "-1.", ".5", "-", "-.5", "1.5.5", "1..5", "1.5+", "1.5-2", "1e",
+    "--1", "1.5e", "0x1", "12345678901234567890123",
+};
+
+static bool edge_valid(const char *tok)
+{
+    return hbn_json_number_span(tok, strlen(tok), NULL) == strlen(tok);
+}
+
+START_TEST(test_tensor_fast_path_edges)
+{
+    const char *tok = edge_tokens[_i];
+    static const char pad[] = ",0.5,0.25,0.125,-1.5,2.75,-3.125,4.5,0.5,0.25,0.125,-1.5]";
+    char first[256], middle[256], alone[64], alone2[64];
+    snprintf(first, sizeof first, "[%s%s", tok, pad);       /* the first number of a run */
+    snprintf(middle, sizeof middle, "[0.5,%s%s", tok, pad); /* inside a run */
+    snprintf(alone, sizeof alone, "[%s]", tok);             /* too short for the fast path */
+    snprintf(alone2, sizeof alone2, "[0.5,%s]", tok);
+    const char *texts[] = {first, middle, alone}, *general[] = {alone, alone2, alone};
+    for (int k = 0; k < 3; k++) {
+        hbn_tensor t;
+        hbn_err err, want_err;
+        hbn_status st = parse_str(texts[k], &t, &err);
+        if (!edge_valid(tok)) {
+            /* rejected, and with the general path's message (same bytes up to the token's end) */
+            ck_assert_msg(st == HBN_E_INVALID_JSON, "%s accepted in %s", tok, texts[k]);
+            ck_assert_int_eq(parse_str(general[k], &t, &want_err), HBN_E_INVALID_JSON);
+            ck_assert_str_eq(err.msg, want_err.msg);
+            continue;
+        }
+        ck_assert_msg(st == HBN_OK, "%s: %s", texts[k], err.msg);
+        float want = strtof(tok, NULL);
+        ck_assert_msg(bits_of(t.data[k == 1]) == bits_of(want), "%s in %s: %a, want %a", tok,
+                      texts[k], (double)t.data[k == 1], (double)want);
+        ck_assert_int_eq(t.numel, k == 2 ? 1 : (k == 1 ? 13 : 12));
+        hbn_tensor_clear(&t);
+    }
+}
+END_TEST
+
+START_TEST(test_tensor_spaced_runs)
+{
+    /* Runs of numbers with whitespace after the commas, before them, and line breaks. */
+    static const char text[] = "[[1.5, -2.25,\n 3.125 , 4.0625,\t5.5,   6.75, 7.875, 8.5, 9.25, "
+                               "10.5, 11.25, 12.125 ,13.0625,14.5],\r\n[1,2,3,4,5,6,7,8,9,10,11,"
+                               "12,13,14]]";
+    static const float row[14] = {1.5f, -2.25f, 3.125f, 4.0625f, 5.5f, 6.75f, 7.875f,
+                                  8.5f, 9.25f, 10.5f, 11.25f, 12.125f, 13.0625f, 14.5f};
+    hbn_tensor t;
+    hbn_err err;
+    ck_assert_msg(parse_str(text, &t, &err) == HBN_OK, "%s", err.msg);
+    ck_assert_int_eq(t.rank, 2);
+    ck_assert_int_eq(t.shape[0], 2);
+    ck_assert_int_eq(t.shape[1], 14);
+    for (int i = 0; i < 14; i++) {
+        ck_assert(t.data[i] == row[i]);
+        ck_assert(t.data[14 + i] == (float)(i + 1));
+    }
+    hbn_tensor_clear(&t);
+}
+END_TEST
+
+/* A [ROWS, 4] array of short numbers; row BAD gets WHAT instead of its 4 numbers; SEP between
+ * rows. Long enough for the fast path's row-to-row step. */
+static char *rows_text(int rows, int bad, const char *what, const char *sep)
+{
+    hbn_strbuf sb;
+    size_t len;
+    hbn_strbuf_init(&sb);
+    hbn_strbuf_puts(&sb, "[");
+    for (int r = 0; r < rows; r++) {
+        hbn_strbuf_puts(&sb, r > 0 ? sep : "");
+        if (r == bad)
+            hbn_strbuf_printf(&sb, "[%s]", what);
+        else
+            hbn_strbuf_printf(&sb, "[%d.5,-%d.25,0.125,%d]", r, r, r);
+    }
+    hbn_strbuf_puts(&sb, "]");
+    char *s = hbn_strbuf_take(&sb, &len);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+START_TEST(test_tensor_long_rows)
+{
+    static const struct {
+        const char *what, *sep;
+        hbn_status st;
+        const char *msg;
+    } cases[] = {
+        {NULL, ",", HBN_OK, NULL},
+        {NULL, ", ", HBN_OK, NULL},
+        {"1,2,3", ",", HBN_E_SHAPE_MISMATCH,
+         "inputs is ragged at depth 2: expected 4 elements, got 3"},
+        {"1,2,3,4,5", ",", HBN_E_SHAPE_MISMATCH,
+         "inputs is ragged at depth 2: expected 4 elements, got 5"},
+        {"", ",", HBN_E_SHAPE_MISMATCH, "inputs is ragged at depth 2: expected 4 elements, got 0"},
+        {"1,[2],3,4", ",", HBN_E_SHAPE_MISMATCH,
+         "inputs is ragged at depth 2: expected a number, got an array"},
+        {"1,2,3,\"4\"", ",", HBN_E_INVALID_ARGUMENT, "inputs must hold only numbers"},
+        {"1,2,3,4,", ",", HBN_E_INVALID_JSON, NULL},
+        {"1,2,3,04", ",", HBN_E_INVALID_JSON, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = rows_text(20, cases[i].what != NULL ? 10 : -1, cases[i].what, cases[i].sep);
+        hbn_tensor t;
+        hbn_err err;
+        hbn_status st = parse_str(text, &t, &err);
+        ck_assert_msg(st == cases[i].st, "%s: %d %s", text, st, err.msg);
+        if (cases[i].msg != NULL)
+            ck_assert_str_eq(err.msg, cases[i].msg);
+        if (st == HBN_OK) {
+            ck_assert_int_eq(t.rank, 2);
+            ck_assert_int_eq(t.shape[0], 20);
+            ck_assert_int_eq(t.shape[1], 4);
+            for (int r = 0; r < 20; r++) {
+                ck_assert(t.data[4 * r] == (float)r + 0.5f);
+                ck_assert(t.data[4 * r + 1] == -((float)r + 0.25f));
+                ck_assert(t.data[4 * r + 2] == 0.125f);
+                ck_assert(t.data[4 * r + 3] == (float)r);
+            }
+            hbn_tensor_clear(&t);
+        }
+        free(text);
+    }
+    /* rank 3: "]],[[" goes through the general walk, rows within through the fast step */
+    hbn_tensor t;
+    const char *cube = "[[[1.5,2.5],[3.5,4.5],[5.5,6.5]],[[7.5,8.5],[9.5,10.5],[11.5,12.5]],"
+                       "[[13.5,14.5],[15.5,16.5],[17.5,18.5]]]";
+    ck_assert_int_eq(parse_str(cube, &t, NULL), HBN_OK);
+    ck_assert_int_eq(t.rank, 3);
+    ck_assert_int_eq(t.shape[0], 3);
+    ck_assert_int_eq(t.shape[1], 3);
+    ck_assert_int_eq(t.shape[2], 2);
+    for (int k = 0; k < 18; k++)
+        ck_assert(t.data[k] == (float)k + 1.5f);
+    hbn_tensor_clear(&t);
+    ck_assert_int_eq(parse_str("[[[1.5,2.5],[3.5,4.5],[5.5,6.5]],[[7.5,8.5],[9.5,10.5]],"
+                               "[[13.5,14.5],[15.5,16.5],[17.5,18.5]]]", &t, NULL),
+                     HBN_E_SHAPE_MISMATCH);
+}
+END_TEST
+
+START_TEST(test_tensor_prefix)
+{
+    /* A tensor at the start of a longer text: parsed where it lies, its length reported, the
+     * same tensor as the parse of that span; anything else: false, OUT empty. */
+    static const struct {
+        const char *text;
+        size_t used;
+        int rank;
+        int64_t numel;
+        bool object_form;
+    } good[] = {
+        {"[[1,2],[3,4]],\"mode\":\"x\"}", 13, 2, 4, false},
+        {"  [1, 2.5] , \"x\":[", 10, 1, 2, false},
+        {"[]}", 2, 1, 0, false},
+        {"[1] [", 3, 1, 1, false}, /* what follows is not looked at */
+        {"{\"shape\":[2],\"data\":[1,2]}, \"x\":1}", 26, 1, 2, true},
+        {"{\"data\":[1,2,3,4,5,6],\"shape\":[3,2]}}", 36, 2, 6, true},
+    };
+    static const char *const bad[] = {
+        "[1,2", "[1,]", "[1,\"a\"]", "[[1],[2,3]]", "5", "\"x\"", "", "  ", "{\"shape\":[2]}",
+        "{\"shape\":[2],\"data\":[1]}", "{\"shape\":[1],\"data\":[1],\"x\":1}",
+        "{\"shape\":[1],\"data\":[1]", "[01]", "[[[[[[[[[1]]]]]]]]]",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        hbn_tensor t, span;
+        size_t used = 0;
+        ck_assert_msg(hbn_tensor_json_parse_prefix(good[i].text, strlen(good[i].text), "inputs",
+                                                   &t, &used),
+                      "%s", good[i].text);
+        ck_assert_uint_eq(used, good[i].used);
+        ck_assert_int_eq(t.rank, good[i].rank);
+        ck_assert_int_eq(t.numel, good[i].numel);
+        ck_assert(t.object_form == good[i].object_form);
+        ck_assert_int_eq(hbn_tensor_json_parse(good[i].text, used, "inputs", &span, NULL), HBN_OK);
+        ck_assert_int_eq(span.rank, t.rank);
+        for (int d = 0; d < t.rank; d++)
+            ck_assert_int_eq(span.shape[d], t.shape[d]);
+        for (int64_t k = 0; k < t.numel; k++)
+            ck_assert(bits_of(span.data[k]) == bits_of(t.data[k]));
+        hbn_tensor_clear(&span);
+        hbn_tensor_clear(&t);
+    }
+    /* a short tensor early in a long document full of commas: the buffer sized by those
+     * commas is not kept */
+    enum { PAD = 200000 };
+    char *doc = malloc(PAD + 64);
+    ck_assert_ptr_nonnull(doc);
+    int n = sprintf(doc, "[1.5,2.5],\"pad\":\"");
+    memset(doc + n, ',', PAD);
+    strcpy(doc + n + PAD, "\"}");
+    hbn_tensor small;
+    size_t small_used = 0;
+    ck_assert(hbn_tensor_json_parse_prefix(doc, strlen(doc), "inputs", &small, &small_used));
+    ck_assert_uint_eq(small_used, 9);
+    ck_assert_int_eq(small.numel, 2);
+    ck_assert(small.data[0] == 1.5f && small.data[1] == 2.5f);
+    ck_assert_uint_eq((uintptr_t)small.data % 64, 0);
+    ck_assert_uint_lt(malloc_usable_size(small.data), 4096);
+    hbn_tensor_clear(&small);
+    free(doc);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hbn_tensor t;
+        size_t used = 0;
+        memset(&t, 0x5A, sizeof t);
+        ck_assert_msg(!hbn_tensor_json_parse_prefix(bad[i], strlen(bad[i]), "inputs", &t, &used),
+                      "%s", bad[i]);
+        ck_assert_ptr_null(t.data);
+        ck_assert_int_eq(t.numel, 0);
+    }
+}
+END_TEST
+
+/* hbn_json_fields_scan_tensor must answer exactly as hbn_json_fields_scan (status and message),
+ * parsing the tensor member when it is well formed. */
+static const char *const scan_docs[] = {
+    "{\"mode\":\"train\",\"inputs\":[[1,2],[3,4]]}",
+    "{\"inputs\":{\"shape\":[2],\"data\":[1,2]},\"mode\":\"eval\"}",
+    "{\"inputs\":[1,\"a\"],\"mode\":1}",
+    "{\"inputs\":[[1],[2,3]]}",
+    "{\"inputs\":[1,]}",
+    "{\"inputs\":[1],\"inputs\":[2]}",
+    "{\"inputs\":[1],\"colour\":1}",
+    "{\"inputs\":[1],\"mode\":}",
+    "{\"colour\":1,\"inputs\":[1,}",
+    "{\"inputs\":[1] \"mode\":1}",
+    "{\"inputs\":5}",
+    "{\"inputs\":",
+    "[1]",
+    "",
+};
+
+START_TEST(test_fields_scan_tensor)
+{
+    static const char *const names[] = {"inputs", "mode"};
+    const char *doc = scan_docs[_i];
+    hbn_json_field plain[2], eager[2];
+    hbn_err e1, e2;
+    hbn_tensor t;
+    hbn_err_clear(&e1);
+    hbn_err_clear(&e2);
+    hbn_tensor_init(&t);
+    hbn_status s1 = hbn_json_fields_scan(doc, strlen(doc), names, 2, plain, &e1);
+    hbn_status s2 = hbn_json_fields_scan_tensor(doc, strlen(doc), names, 2, eager, 0, &t, &e2);
+    ck_assert_int_eq(s2, s1);
+    ck_assert_str_eq(e2.msg, e1.msg);
+    if (s1 == HBN_OK) {
+        for (int i = 0; i < 2; i++) {
+            ck_assert_ptr_eq(eager[i].value, plain[i].value);
+            ck_assert_uint_eq(eager[i].len, plain[i].len);
+            ck_assert(!plain[i].parsed);
+        }
+        hbn_tensor span;
+        hbn_status want = hbn_tensor_json_parse(plain[0].value, plain[0].len, "inputs", &span,
+                                                NULL);
+        ck_assert(eager[0].parsed == (want == HBN_OK));
+        ck_assert(!eager[1].parsed);
+        if (want == HBN_OK) {
+            ck_assert_int_eq(t.numel, span.numel);
+            ck_assert(memcmp(t.data, span.data, sizeof(float) * (size_t)span.numel) == 0);
+            /* the reader takes the parsed tensor as it is */
+            hbn_json_fields_errors e;
+            hbn_json_fields_errors_init(&e);
+            ck_assert_int_eq(hbn_json_fields_tensor(&eager[0], "inputs", &t, &e), HBN_OK);
+            ck_assert_int_eq(t.numel, span.numel);
+        } else {
+            ck_assert_ptr_null(t.data);
+        }
+        hbn_tensor_clear(&span);
+    }
+    hbn_tensor_clear(&t);
+}
+END_TEST
+
 /* ---- tensor print -------------------------------------------------------------------------- */
 
 static char *print_tensor(const float *data, int rank, const int64_t *shape, bool object_form)
@@ -1122,6 +1585,32 @@ static char *print_tensor(const float *data, int rank, const int64_t *shape, boo
     ck_assert_uint_eq(strlen(s), len);
     return s;
 }
+
+START_TEST(test_tensor_print_size)
+{
+    /* The bound covers what is printed, for the longest floats and many small arrays. */
+    static const int64_t shapes[][5] = {{4, 0, 0, 0, 0}, {3, 5, 0, 0, 0},     {2, 1, 1, 1, 7},
+                                        {1, 1, 1, 1, 1}, {64, 2, 2, 1, 0},    {2, 0, 3, 0, 0},
+                                        {0, 4, 0, 0, 0}, {300, 1, 1, 1, 1}};
+    static const int ranks[] = {1, 2, 5, 5, 4, 3, 2, 5};
+    float *data = malloc(sizeof(float) * 300);
+    ck_assert_ptr_nonnull(data);
+    for (int i = 0; i < 300; i++)
+        data[i] = -1.17549435e-38f; /* 15 bytes each */
+    for (size_t i = 0; i < sizeof ranks / sizeof ranks[0]; i++) {
+        for (int object_form = 0; object_form < 2; object_form++) {
+            char *s = print_tensor(data, ranks[i], shapes[i], object_form);
+            size_t bound = hbn_tensor_json_print_size(ranks[i], shapes[i], object_form);
+            ck_assert_msg(strlen(s) <= bound, "shape %zu: %zu > %zu", i, strlen(s), bound);
+            free(s);
+        }
+    }
+    free(data);
+    static const int64_t huge[2] = {INT64_MAX, 2}, negative[2] = {2, -1};
+    ck_assert_uint_eq(hbn_tensor_json_print_size(2, huge, false), SIZE_MAX);
+    ck_assert_uint_eq(hbn_tensor_json_print_size(2, negative, true), SIZE_MAX);
+}
+END_TEST
 
 START_TEST(test_tensor_print_known)
 {
@@ -1206,6 +1695,7 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_response_init_and_clear);
     tcase_add_test(tc, test_response_set_body_replaces);
     tcase_add_test(tc, test_response_headers);
+    tcase_add_test(tc, test_response_request_body);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("strbuf");
@@ -1224,6 +1714,8 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_float_special_values);
     tcase_add_test(tc, test_float_nine_digit_fives);
     tcase_add_test(tc, test_float_sweep);
+    tcase_add_test(tc, test_float_exact_buffer);
+    tcase_add_test(tc, test_float_list);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("json_scan");
@@ -1238,6 +1730,9 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_iter_not_an_object);
     tcase_add_test(tc, test_iter_errors_are_final);
     tcase_add_test(tc, test_iter_long_keys);
+    tcase_add_test(tc, test_iter_two_halves);
+    tcase_add_test(tc, test_iter_advance);
+    tcase_add_test(tc, test_iter_prefix);
     tcase_add_test(tc, test_depth_limit);
     tcase_add_test(tc, test_number_span);
     tcase_add_test(tc, test_number_parse);
@@ -1255,11 +1750,19 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_tensor_messages);
     tcase_add_test(tc, test_vector_parse);
     tcase_add_test(tc, test_tensor_alloc);
+    tcase_add_loop_test(tc, test_tensor_fast_path_edges, 0,
+                        (int)(sizeof edge_tokens / sizeof edge_tokens[0]));
+    tcase_add_test(tc, test_tensor_spaced_runs);
+    tcase_add_test(tc, test_tensor_long_rows);
+    tcase_add_test(tc, test_tensor_prefix);
+    tcase_add_loop_test(tc, test_fields_scan_tensor, 0,
+                        (int)(sizeof scan_docs / sizeof scan_docs[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tensor_print");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_tensor_print_known);
+    tcase_add_test(tc, test_tensor_print_size);
     tcase_add_test(tc, test_tensor_round_trip);
     suite_add_tcase(s, tc);
     return s;

@@ -1,10 +1,10 @@
-/* bench_codec.c: times api/'s JSON codecs on 262,144 float32 values drawn from N(0, 1) and
- * prints nanoseconds per float; a program, not a test (built by `make`, never run by
- * `make check`). Rows: the float printer against snprintf("%.9g"), the tensor printer, the
- * tensor parser (nested and object form, on our shortest output and on 9-digit "%.9g" text),
- * the validating skip of json_scan, and cJSON's parse and print of the same array for scale.
- * Every figure is the median of several repetitions taken in one run, timed with the thread's
- * CPU clock (single-threaded work; less disturbed by other load on a shared machine).
+/* bench_codec.c: times api/'s JSON codecs on 262,144 float32 values drawn from N(0, 1), in ns
+ * per float; a program, not a test (built by `make`, never run by `make check`). Rows: the float
+ * printer (per call, and the comma-separated list) against snprintf("%.9g"), the tensor printer,
+ * the tensor parser (nested and object form, on our shortest text and on "%.9g" text), a body
+ * {"inputs": ...} read in two passes (validating scan, then parse) and in one (the scan parsing
+ * the member where it lies), the validating skip, and cJSON for scale. Medians of several runs,
+ * timed with the thread's CPU clock (less disturbed by other load on a shared machine).
  * Usage: bench_codec [--quick]   (--quick: fewer repetitions) */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api/float_format.h"
+#include "api/json_fields.h"
 #include "api/json_scan.h"
 #include "api/strbuf.h"
 #include "api/tensor_json.h"
@@ -85,6 +86,17 @@ static void run_float_format(const bench_ctx *ctx)
     sink += (double)total;
 }
 
+static void run_float_list(const bench_ctx *ctx)
+{
+    char *buf = malloc(HBN_FLOAT_LIST_BYTES(N_FLOATS));
+    if (buf == NULL) {
+        fprintf(stderr, "bench_codec: out of memory\n");
+        exit(1);
+    }
+    sink += (double)hbn_float_format_list(ctx->data, N_FLOATS, buf);
+    free(buf);
+}
+
 static void run_snprintf(const bench_ctx *ctx)
 {
     char buf[32];
@@ -123,6 +135,40 @@ static void run_parse(const bench_ctx *ctx)
     }
     sink += (double)t.data[t.numel - 1];
     hbn_tensor_clear(&t);
+}
+
+/* CTX->text is a request body {"inputs": <tensor>, "mode": "train"}: read its envelope and the
+ * tensor, in two passes (ONE_PASS false) or one. */
+static void run_envelope(const bench_ctx *ctx, bool one_pass)
+{
+    static const char *const names[] = {"inputs", "mode"};
+    hbn_json_field f[2];
+    hbn_json_fields_errors e;
+    hbn_tensor t;
+    hbn_err err;
+    hbn_tensor_init(&t);
+    hbn_json_fields_errors_init(&e);
+    hbn_status st = one_pass ? hbn_json_fields_scan_tensor(ctx->text, ctx->len, names, 2, f, 0,
+                                                           &t, &err)
+                             : hbn_json_fields_scan(ctx->text, ctx->len, names, 2, f, &err);
+    if (st == HBN_OK)
+        st = hbn_json_fields_tensor(&f[0], "inputs", &t, &e);
+    if (st != HBN_OK || f[0].parsed != one_pass) {
+        fprintf(stderr, "bench_codec: envelope failed\n");
+        exit(1);
+    }
+    sink += (double)t.data[t.numel - 1];
+    hbn_tensor_clear(&t);
+}
+
+static void run_envelope_two_passes(const bench_ctx *ctx)
+{
+    run_envelope(ctx, false);
+}
+
+static void run_envelope_one_pass(const bench_ctx *ctx)
+{
+    run_envelope(ctx, true);
 }
 
 static void run_validate(const bench_ctx *ctx)
@@ -201,11 +247,14 @@ int main(int argc, char **argv)
     char *nested = our_text(data, shape, false, &nested_len);
     char *object = our_text(data, shape, true, &object_len);
     char *g9 = printf_text(data, &g9_len);
-    if (nested == NULL || object == NULL || g9 == NULL)
+    char *body = g9 != NULL ? malloc(g9_len + 64) : NULL;
+    if (nested == NULL || object == NULL || body == NULL)
         return 1;
+    size_t body_len = (size_t)sprintf(body, "{\"inputs\":%s,\"mode\":\"train\"}", g9);
     bench_ctx ours = {data, nested, nested_len, shape};
     bench_ctx obj = {data, object, object_len, shape};
     bench_ctx nine = {data, g9, g9_len, shape};
+    bench_ctx request = {data, body, body_len, shape};
 
     printf("bench_codec: %d float32 from N(0,1) as a [%d, %d] tensor, median of %d runs\n",
            N_FLOATS, N_ROWS, N_COLS, reps);
@@ -213,6 +262,7 @@ int main(int argc, char **argv)
            (double)nested_len / N_FLOATS, (double)g9_len / N_FLOATS);
     printf("%-44s %10s\n", "operation", "ns/float");
     row("hbn_float_format", run_float_format, &ours);
+    row("hbn_float_format_list", run_float_list, &ours);
     row("snprintf %.9g", run_snprintf, &ours);
     row("hbn_tensor_json_print nested", run_print_nested, &ours);
     row("hbn_tensor_json_print object", run_print_object, &ours);
@@ -220,8 +270,11 @@ int main(int argc, char **argv)
     row("hbn_tensor_json_parse nested (shortest)", run_parse, &ours);
     row("hbn_tensor_json_parse object (shortest)", run_parse, &obj);
     row("hbn_tensor_json_parse nested (%.9g text)", run_parse, &nine);
+    row("envelope + inputs, two passes (%.9g text)", run_envelope_two_passes, &request);
+    row("envelope + inputs, one pass (%.9g text)", run_envelope_one_pass, &request);
     row("hbn_json_validate nested (shortest)", run_validate, &ours);
     row("cJSON parse nested (shortest)", run_cjson_parse, &ours);
+    free(body);
     free(g9);
     free(object);
     free(nested);
