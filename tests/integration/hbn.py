@@ -174,6 +174,23 @@ class Daemon:
         return False
 
 
+class DaemonCase(unittest.TestCase):
+    """A test class sharing one daemon (started with DAEMON_ARGS) and one client as cls.d and
+    cls.c; the daemon must exit 0 on SIGTERM when the class is done."""
+    DAEMON_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(*cls.DAEMON_ARGS).start()
+        cls.c = cls.d.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+        rc = cls.d.stop()
+        assert rc == 0, "hyperbnd exited with %r" % rc
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

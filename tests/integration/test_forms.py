@@ -4,7 +4,6 @@
 # parse back to exactly the float32 the binary form returns. References from hbn.py.
 import random
 import sys
-import unittest
 
 sys.dont_write_bytecode = True
 import hbn  # noqa: E402
@@ -13,17 +12,7 @@ EPS = 1e-5
 OCT = {"Content-Type": "application/octet-stream"}
 
 
-class Forms(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = hbn.Daemon().start()
-        cls.c = cls.d.client()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
-        assert cls.d.stop() == 0
-
+class Forms(hbn.DaemonCase):
     def binary(self, name, shape, x, query=""):
         q = "?shape=" + ",".join(str(n) for n in shape) + query
         r = self.c.request("POST", "/v1/layers/%s/forward%s" % (name, q), body=hbn.pack_f32(x),

@@ -4,7 +4,6 @@
 # Expected values come from hbn.py's pure-Python reference.
 import random
 import sys
-import unittest
 
 sys.dont_write_bytecode = True
 import hbn  # noqa: E402
@@ -13,17 +12,7 @@ EPS = 1e-5
 SHAPES = ([6, 4], [3, 4, 5], [2, 4, 3, 2], [2, 4, 2, 1, 3])
 
 
-class Hypernet(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = hbn.Daemon().start()
-        cls.c = cls.d.client()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
-        assert cls.d.stop() == 0
-
+class Hypernet(hbn.DaemonCase):
     def test_new_gamma_beta_every_request(self):
         c, rng = self.c, random.Random(2)
         layer = c.create("hn", 4, affine=False)

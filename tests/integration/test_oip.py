@@ -188,17 +188,7 @@ class KServeRestClient:
 
 # ---- tests ------------------------------------------------------------------------------------
 
-class OpenInference(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = hbn.Daemon().start()
-        cls.c = cls.d.client()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
-        assert cls.d.stop() == 0
-
+class OpenInference(hbn.DaemonCase):
     def assert_error(self, r, status, code):
         self.assertEqual((r.status, r.code), (status, code), r)
         self.assertEqual(set(r.json()), {"error", "code"})

@@ -45,17 +45,7 @@ def run(*args, env=None, timeout=15):
                           timeout=timeout, stdin=subprocess.DEVNULL, env=env)
 
 
-class Operations(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = hbn.Daemon().start()
-        cls.c = cls.d.client()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
-        assert cls.d.stop() == 0
-
+class Operations(hbn.DaemonCase):
     def test_health_and_v2(self):
         r = self.c.get("/v2/health/live")
         self.assertEqual((r.status, r.json()), (200, {"live": True}))

@@ -6,7 +6,6 @@ import json
 import random
 import struct
 import sys
-import unittest
 
 sys.dont_write_bytecode = True
 import hbn  # noqa: E402
@@ -30,17 +29,9 @@ def tensor_f32(header, data, key):
     return hbn.unpack_f32(data[lo:hi])
 
 
-class Workflow(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = hbn.Daemon("--threads", "4").start()
-        cls.c = cls.d.client()
+class Workflow(hbn.DaemonCase):
+    DAEMON_ARGS = ("--threads", "4")
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
-        rc = cls.d.stop()
-        assert rc == 0, "hyperbnd exited with %r" % rc
 
     def train(self, name, x, shape, sid, ref_slot):
         """One train forward on slot SID; checks outputs and returns the reference slot after."""
