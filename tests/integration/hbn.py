@@ -535,5 +535,11 @@ def rand_tensor(rng, shape, loc=0.0, scale=1.0):
 
 
 def main():
-    """Runs the calling module's unittest cases; exit status for automake's harness."""
-    unittest.main(module="__main__", verbosity=2)
+    """Runs the calling module's unittest cases, prints "NAME: N passed, M failed" (the line CI
+    counts) and exits with the status automake's harness reads."""
+    prog = unittest.main(module="__main__", verbosity=2, exit=False)
+    r = prog.result
+    failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    print("%s: %d passed, %d failed" % (name, r.testsRun - failed - len(r.skipped), failed))
+    sys.exit(0 if r.wasSuccessful() else 1)
