@@ -15,36 +15,15 @@
 
 #include "api/api.h"
 #include "api/strbuf.h"
+#include "tests/bench/bench_util.h"
 #include "server/registry.h"
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static uint64_t rng = UINT64_C(0x9E3779B97F4A7C15);
-
-static double uniform01(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
-}
 
 /* N(0.5, 2) rounded to float32, like load.sh's bodies. */
 static float sample(void)
 {
-    return (float)(0.5 + 2.0 * sqrt(-2.0 * log(uniform01())) * cos(6.283185307179586 *
-                                                                     uniform01()));
+    return (float)(0.5 + 2.0 * bench_normal(&rng));
 }
 
 typedef struct bench_case {
@@ -111,15 +90,15 @@ static double run_case(const hbn_api *api, const bench_case *c, int n)
     snprintf(path, sizeof path, "/v1/layers/%s/forward", c->layer);
     for (int i = 0; i < n; i++) {
         memcpy(buf, c->body, c->len);
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         int status = handle(api, "POST", path, c->query, c->content_type, buf, c->len);
-        t[i] = now_ns() - t0;
+        t[i] = bench_now_ns() - t0;
         if (status != 200) {
             fprintf(stderr, "bench_api: %s answered %d\n", c->name, status);
             exit(1);
         }
     }
-    qsort(t, (size_t)n, sizeof t[0], cmp_double);
+    qsort(t, (size_t)n, sizeof t[0], bench_cmp_double);
     double median = t[n / 2];
     free(t);
     free(buf);

@@ -17,6 +17,7 @@
 #include "api/json_fields.h"
 #include "api/json_scan.h"
 #include "api/strbuf.h"
+#include "tests/bench/bench_util.h"
 #include "api/tensor_json.h"
 
 #define N_ROWS 512
@@ -26,33 +27,12 @@
 static int reps = 9;
 static volatile double sink; /* keeps results alive */
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static uint64_t rng = UINT64_C(0x2545F4914F6CDD1D);
 
-static double uniform01(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
-}
-
-/* N(0, 1) by Box-Muller. */
+/* N(0, 1). */
 static float normal(void)
 {
-    return (float)(sqrt(-2.0 * log(uniform01())) * cos(6.283185307179586 * uniform01()));
+    return (float)bench_normal(&rng);
 }
 
 typedef struct bench_ctx {
@@ -69,11 +49,11 @@ static double time_per_float(bench_fn fn, const bench_ctx *ctx)
 {
     double t[32];
     for (int r = 0; r < reps; r++) {
-        double t0 = now_ns();
+        double t0 = bench_now_ns();
         fn(ctx);
-        t[r] = (now_ns() - t0) / N_FLOATS;
+        t[r] = (bench_now_ns() - t0) / N_FLOATS;
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(t, (size_t)reps, sizeof t[0], bench_cmp_double);
     return t[reps / 2];
 }
 
