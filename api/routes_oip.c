@@ -47,7 +47,29 @@ static void print_meta_tensor(hbn_strbuf *sb, const char *name, bool batched, in
                       comma ? "," : "", name, batched ? "-1," : "", c);
 }
 
-hbn_status hbn_routes_oip_model(hbn_call *call, hbn_err *err)
+/* Appends the model metadata after the name: versions, platform, inputs and outputs of a layer
+ * with C channels. */
+static void append_model_metadata(hbn_strbuf *sb, int64_t c)
+{
+    hbn_strbuf_puts(sb, ",\"versions\":[\"1\"],\"platform\":\"hyperbn\",\"inputs\":[");
+    for (int k = 0; k < HBN_OIP_INPUTS; k++)
+        print_meta_tensor(sb, hbn_oip_input_names[k], k == HBN_OIP_IN_INPUTS, c, k > 0);
+    hbn_strbuf_puts(sb, "],\"outputs\":[");
+    for (int k = 0; k < HBN_OIP_OUTPUTS; k++)
+        print_meta_tensor(sb, hbn_oip_output_names[k], k == HBN_OIP_OUT_OUTPUTS, c, k > 0);
+    hbn_strbuf_puts(sb, "]");
+}
+
+static void append_ready(hbn_strbuf *sb, int64_t c)
+{
+    (void)c;
+    hbn_strbuf_puts(sb, ",\"ready\":true");
+}
+
+/* Answers 200 with {"name": NAME ...} where APPEND adds the members after the name for a layer of
+ * C channels; an unknown layer is the store's HBN_E_LAYER_NOT_FOUND. */
+static hbn_status respond_about_model(hbn_call *call, void (*append)(hbn_strbuf *, int64_t),
+                                      hbn_err *err)
 {
     const hbn_store *store = &call->api->store;
     int64_t c = 0;
@@ -59,34 +81,21 @@ hbn_status hbn_routes_oip_model(hbn_call *call, hbn_err *err)
     hbn_strbuf_init(&sb);
     hbn_strbuf_puts(&sb, "{\"name\":");
     hbn_strbuf_json_string(&sb, call->name);
-    hbn_strbuf_puts(&sb, ",\"versions\":[\"1\"],\"platform\":\"hyperbn\",\"inputs\":[");
-    for (int k = 0; k < HBN_OIP_INPUTS; k++)
-        print_meta_tensor(&sb, hbn_oip_input_names[k], k == HBN_OIP_IN_INPUTS, c, k > 0);
-    hbn_strbuf_puts(&sb, "],\"outputs\":[");
-    for (int k = 0; k < HBN_OIP_OUTPUTS; k++)
-        print_meta_tensor(&sb, hbn_oip_output_names[k], k == HBN_OIP_OUT_OUTPUTS, c, k > 0);
-    hbn_strbuf_puts(&sb, "]}");
+    append(&sb, c);
+    hbn_strbuf_puts(&sb, "}");
     st = hbn_call_respond(call, 200, &sb, err);
     hbn_strbuf_clear(&sb);
     return st;
 }
 
+hbn_status hbn_routes_oip_model(hbn_call *call, hbn_err *err)
+{
+    return respond_about_model(call, append_model_metadata, err);
+}
+
 hbn_status hbn_routes_oip_ready(hbn_call *call, hbn_err *err)
 {
-    const hbn_store *store = &call->api->store;
-    int64_t c = 0;
-    hbn_strbuf sb;
-    hbn_status st = store->ops->read(store->ctx, call->name, read_channels, &c, err);
-
-    if (st != HBN_OK)
-        return st;
-    hbn_strbuf_init(&sb);
-    hbn_strbuf_puts(&sb, "{\"name\":");
-    hbn_strbuf_json_string(&sb, call->name);
-    hbn_strbuf_puts(&sb, ",\"ready\":true}");
-    st = hbn_call_respond(call, 200, &sb, err);
-    hbn_strbuf_clear(&sb);
-    return st;
+    return respond_about_model(call, append_ready, err);
 }
 
 /* ---- infer --------------------------------------------------------------------------------- */
