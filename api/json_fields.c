@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/json_hooks.h"
 #include "api/json_scan.h"
 #include "api/name.h"
 #include "api/query.h"
@@ -140,6 +141,7 @@ static hbn_status parse_span(const hbn_json_field *f, cJSON **item, hbn_err *err
 {
     const char *end = NULL;
 
+    hbn_json_hooks_install();
     *item = cJSON_ParseWithLengthOpts(f->value, f->len, &end, 0);
     if (*item == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory while reading a JSON member");

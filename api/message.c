@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 void hbn_response_init(hbn_response *res)
 {
     memset(res, 0, sizeof *res);
@@ -20,7 +22,7 @@ void hbn_response_init(hbn_response *res)
 void hbn_response_clear(hbn_response *res)
 {
     if (!res->body_borrowed)
-        free(res->body);
+        hbn_free(res->body);
     hbn_response_init(res);
 }
 
@@ -46,7 +48,7 @@ void hbn_response_set_body(hbn_response *res, int status, const char *content_ty
                            size_t len)
 {
     if (res->body != body && !res->body_borrowed)
-        free(res->body);
+        hbn_free(res->body);
     res->http_status = status;
     res->content_type = content_type;
     res->body = body;

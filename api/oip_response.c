@@ -10,6 +10,7 @@
 
 #include "api/float_format.h"
 #include "api/tensor_json.h"
+#include "core/alloc.h"
 
 #define ROOM_ALIGN 64
 
@@ -154,7 +155,7 @@ char *hbn_oip_response_buffer(const hbn_oip_reply *r, size_t *room)
     /* plain malloc, not aligned_alloc: glibc serves a large malloc again from the memory the
      * last one freed, while a large aligned_alloc is a fresh mmap (page faults) every time; the
      * room grows instead, so that the outputs still start 64-byte aligned */
-    buf = malloc(bound + ROOM_ALIGN + (size_t)floats * sizeof(float));
+    buf = hbn_malloc(bound + ROOM_ALIGN + (size_t)floats * sizeof(float));
     if (buf != NULL)
         *room = bound + (ROOM_ALIGN - (size_t)((uintptr_t)(buf + bound) % ROOM_ALIGN)) % ROOM_ALIGN;
     return buf;
@@ -231,7 +232,7 @@ hbn_status hbn_oip_response_send(const hbn_oip_reply *r, const float *outputs, c
                                   : hbn_err_set(err, HBN_E_INTERNAL, "the response header of "
                                                 "%zu bytes outgrew its room of %zu", len, room);
         hbn_strbuf_clear(&sb);
-        free(buf);
+        hbn_free(buf);
         return st;
     }
     memcpy(buf, sb.data, len);

@@ -14,6 +14,7 @@
 #include "api/json_fields.h"
 #include "api/query.h"
 #include "api/routes.h"
+#include "core/alloc.h"
 
 enum { F_INPUTS, F_WEIGHT, F_BIAS, F_MEAN, F_VAR, F_COUNT, F_STATS_ID, F_MODE, F_N };
 
@@ -194,7 +195,7 @@ static void parse_binary(const hbn_call *call, forward_req *r)
         (uintptr_t)call->req->body_mut % _Alignof(float) == 0) {
         r->raw = (float *)(void *)call->req->body_mut; /* compute in the request's buffer */
     } else {
-        r->raw = malloc(bytes > 0 ? bytes : 1);
+        r->raw = hbn_malloc(bytes > 0 ? bytes : 1);
         if (r->raw == NULL) {
             hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory for %zu bytes of inputs", bytes);
             return;
@@ -310,6 +311,6 @@ hbn_status hbn_routes_forward(hbn_call *call, hbn_err *err)
     for (i = 0; i < 4; i++)
         hbn_tensor_clear(&r.vec[i]);
     if (r.raw_owned)
-        free(r.raw);
+        hbn_free(r.raw);
     return st;
 }

@@ -9,6 +9,7 @@
 #include "api/layer_json.h"
 #include "api/name.h"
 #include "api/routes.h"
+#include "core/alloc.h"
 
 /* ---- POST /v1/layers --------------------------------------------------------------------- */
 
@@ -237,7 +238,7 @@ hbn_status hbn_routes_mode_put(hbn_call *call, hbn_err *err)
 static hbn_status print_weights(hbn_strbuf *sb, const hbn_layer *layer, hbn_err *err)
 {
     int64_t c = hbn_layer_num_features(layer);
-    float *w = malloc((size_t)c * 2 * sizeof *w);
+    float *w = hbn_malloc((size_t)c * 2 * sizeof *w);
     hbn_status st;
 
     if (w == NULL)
@@ -250,7 +251,7 @@ static hbn_status print_weights(hbn_strbuf *sb, const hbn_layer *layer, hbn_err 
         hbn_vector_json_print(sb, w + c, c);
         hbn_strbuf_puts(sb, "}");
     }
-    free(w);
+    hbn_free(w);
     return st;
 }
 

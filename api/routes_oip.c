@@ -15,6 +15,7 @@
 #include "api/oip_request.h"
 #include "api/oip_response.h"
 #include "api/routes.h"
+#include "core/alloc.h"
 
 /* ---- metadata and readiness --------------------------------------------------------------- */
 
@@ -159,14 +160,14 @@ static void convert_binary(const hbn_oip_input *in, float *dst)
     }
 }
 
-/* A NEW buffer of N floats (free()), at least one float: plain malloc, so that glibc serves a
+/* A NEW buffer of N floats (hbn_free()), at least one float: plain malloc, so that glibc serves a
  * large one again from the memory the last request freed (a large aligned_alloc is a fresh
  * mmap, with its page faults, every time). NULL when out of memory or too large. */
 static float *floats_alloc(int64_t n)
 {
     if (n < 0 || (uint64_t)n > SIZE_MAX / sizeof(float))
         return NULL;
-    return malloc(n > 0 ? (size_t)n * sizeof(float) : sizeof(float));
+    return hbn_malloc(n > 0 ? (size_t)n * sizeof(float) : sizeof(float));
 }
 
 /* Decodes given input K into floats at X->in[K]: JSON data parsed (into X->t[K]), a binary
@@ -349,9 +350,9 @@ hbn_status hbn_routes_oip_infer(hbn_call *call, hbn_err *err)
     hbn_forward_result_clear(&x.result);
     for (int k = 0; k < HBN_OIP_INPUTS; k++) {
         hbn_tensor_clear(&x.t[k]);
-        free(x.conv[k]);
+        hbn_free(x.conv[k]);
     }
-    free(x.scratch);
-    free(x.buf);
+    hbn_free(x.scratch);
+    hbn_free(x.buf);
     return st;
 }

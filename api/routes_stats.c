@@ -7,12 +7,13 @@
 
 #include "api/json_fields.h"
 #include "api/routes.h"
+#include "core/alloc.h"
 
 /* Appends slot ID (latest when ID < 0) of LAYER to SB. HBN_E_STATS_NOT_FOUND, HBN_E_NO_MEMORY. */
 static hbn_status print_slot(hbn_strbuf *sb, const hbn_layer *layer, int64_t id, hbn_err *err)
 {
     int64_t c = hbn_layer_num_features(layer);
-    float *mv = malloc((size_t)c * 2 * sizeof *mv);
+    float *mv = hbn_malloc((size_t)c * 2 * sizeof *mv);
     int64_t count, used;
     hbn_status st;
 
@@ -26,7 +27,7 @@ static hbn_status print_slot(hbn_strbuf *sb, const hbn_layer *layer, int64_t id,
         hbn_vector_json_print(sb, mv + c, c);
         hbn_strbuf_printf(sb, ",\"num_batches_tracked\":%" PRId64 "}", count);
     }
-    free(mv);
+    hbn_free(mv);
     return st;
 }
 

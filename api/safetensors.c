@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_hooks.h"
+#include "core/alloc.h"
+
 #define NAME_SHOW 48         /* bytes of a file-provided name shown in a message */
 #define EXACT_MAX 9007199254740992.0 /* 2^53: larger integers are not exact in a double */
 
@@ -58,8 +61,8 @@ void hbn_safetensors_init(hbn_safetensors *st)
 void hbn_safetensors_clear(hbn_safetensors *st)
 {
     cJSON_Delete(st->header);
-    free(st->tensors);
-    free(st->meta);
+    hbn_free(st->tensors);
+    hbn_free(st->meta);
     hbn_safetensors_init(st);
 }
 
@@ -217,7 +220,7 @@ static hbn_status parse_meta(const cJSON *item, hbn_safetensors *st, hbn_err *er
 
     if (!cJSON_IsObject(item))
         return hbn_err_set(err, HBN_E_INVALID_STATE, "__metadata__ is not a JSON object");
-    st->meta = calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof *st->meta);
+    st->meta = hbn_calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof *st->meta);
     if (st->meta == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory reading a state file");
     cJSON_ArrayForEach(e, item) {
@@ -304,6 +307,7 @@ static hbn_status parse_header_text(const uint8_t *h, size_t n, hbn_safetensors 
     if (has_nul_escape(h, n))
         return hbn_err_set(err, HBN_E_INVALID_STATE,
                            "the state file's header holds a \\u0000 escape");
+    hbn_json_hooks_install();
     st->header = cJSON_ParseWithLengthOpts((const char *)h, n, &end, 0);
     if (st->header == NULL || !cJSON_IsObject(st->header))
         return hbn_err_set(err, HBN_E_INVALID_STATE,
@@ -324,7 +328,7 @@ static hbn_status parse_entries(hbn_safetensors *st, hbn_err *err)
     size_t n = (size_t)cJSON_GetArraySize(st->header);
     hbn_status s;
 
-    st->tensors = calloc(n + 1, sizeof *st->tensors);
+    st->tensors = hbn_calloc(n + 1, sizeof *st->tensors);
     if (st->tensors == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory reading a state file");
     cJSON_ArrayForEach(item, st->header) {
@@ -505,7 +509,7 @@ hbn_status hbn_safetensors_write(const hbn_st_tensor *tensors, size_t n, const h
     if (e.len > SIZE_MAX / 2 - 8 - data_len)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "a state file this large cannot be built");
     total = 8 + e.len + data_len;
-    buf = malloc(total);
+    buf = hbn_malloc(total);
     if (buf == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory writing a state file (%zu bytes)",
                            total);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/safetensors.h"
+#include "core/alloc.h"
 #include "core/config.h"
 
 #define NAME_MAX_LEN 32 /* "mean_" + 19 digits + NUL fits */
@@ -235,12 +236,12 @@ static hbn_status enc_data(const hbn_layer *layer, const enc_item *items, size_t
     return HBN_OK;
 }
 
-/* The slots' counts as a JSON array "[3,0]": NEW (free()), or NULL when out of memory. */
+/* The slots' counts as a JSON array "[3,0]": NEW (hbn_free()), or NULL when out of memory. */
 static char *enc_counts(const hbn_layer *layer)
 {
     int64_t t = hbn_layer_num_stats(layer);
     size_t cap = 3 + 21 * (size_t)t, n = 1;
-    char *s = malloc(cap);
+    char *s = hbn_malloc(cap);
 
     if (s == NULL)
         return NULL;
@@ -291,7 +292,7 @@ static hbn_status enc_write(const hbn_layer *layer, const hbn_st_tensor *tensors
 
         st = hbn_safetensors_write(tensors, n, meta, sizeof meta / sizeof meta[0], out, len, err);
     }
-    free(counts);
+    hbn_free(counts);
     return st;
 }
 
@@ -308,10 +309,10 @@ hbn_status hbn_state_encode(const hbn_layer *layer, char **out, size_t *len, hbn
     if ((uint64_t)t > (SIZE_MAX / 8 - 8) / (4 * (uint64_t)c + sizeof *items + sizeof *tensors))
         return hbn_err_set(err, HBN_E_NO_MEMORY, "layer %s is too large to encode",
                            hbn_layer_name(layer));
-    items = calloc(5 + 2 * (size_t)t, sizeof *items);
-    tensors = calloc(5 + 2 * (size_t)t, sizeof *tensors);
-    data = malloc(8 + floats * 4 * (size_t)c);
-    scratch = malloc(3 * (size_t)c * sizeof *scratch);
+    items = hbn_calloc(5 + 2 * (size_t)t, sizeof *items);
+    tensors = hbn_calloc(5 + 2 * (size_t)t, sizeof *tensors);
+    data = hbn_malloc(8 + floats * 4 * (size_t)c);
+    scratch = hbn_malloc(3 * (size_t)c * sizeof *scratch);
     if (items == NULL || tensors == NULL || data == NULL || scratch == NULL) {
         hbn_err_set(err, st, "out of memory encoding layer %s", hbn_layer_name(layer));
         goto out;
@@ -322,10 +323,10 @@ hbn_status hbn_state_encode(const hbn_layer *layer, char **out, size_t *len, hbn
         st = enc_write(layer, tensors, n, hbn_state_crc32c(0, data, 8 + floats * 4 * (size_t)c),
                        out, len, err);
 out:
-    free(items);
-    free(tensors);
-    free(data);
-    free(scratch);
+    hbn_free(items);
+    hbn_free(tensors);
+    hbn_free(data);
+    hbn_free(scratch);
     return st;
 }
 
@@ -349,9 +350,9 @@ typedef struct plan {
 
 static void plan_clear(plan *p)
 {
-    free(p->mean);
-    free(p->var);
-    free(p->counts);
+    hbn_free(p->mean);
+    hbn_free(p->var);
+    hbn_free(p->counts);
     memset(p, 0, sizeof *p);
 }
 
@@ -359,9 +360,9 @@ static void plan_clear(plan *p)
 static hbn_status plan_alloc_slots(plan *p, int64_t t, hbn_err *err)
 {
     p->num_slots = t;
-    p->mean = calloc((size_t)t + 1, sizeof *p->mean);
-    p->var = calloc((size_t)t + 1, sizeof *p->var);
-    p->counts = calloc((size_t)t + 1, sizeof *p->counts);
+    p->mean = hbn_calloc((size_t)t + 1, sizeof *p->mean);
+    p->var = hbn_calloc((size_t)t + 1, sizeof *p->var);
+    p->counts = hbn_calloc((size_t)t + 1, sizeof *p->counts);
     if (p->mean == NULL || p->var == NULL || p->counts == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory reading a state file");
     return HBN_OK;
@@ -928,8 +929,8 @@ static hbn_status plan_build(const plan *p, const char *name, hbn_layer **out, h
     hbn_layer_set_mode(layer, p->mode);
     /* Scratch of C floats only when tensors back C (else it came from the metadata alone). */
     if (p->weight != NULL || p->num_slots > 0) {
-        a = malloc((size_t)p->cfg.num_features * sizeof *a);
-        b = malloc((size_t)p->cfg.num_features * sizeof *b);
+        a = hbn_malloc((size_t)p->cfg.num_features * sizeof *a);
+        b = hbn_malloc((size_t)p->cfg.num_features * sizeof *b);
         if (a == NULL || b == NULL) {
             s = hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory importing layer %s", name);
             goto out;
@@ -941,8 +942,8 @@ static hbn_status plan_build(const plan *p, const char *name, hbn_layer **out, h
     *out = layer;
     layer = NULL;
 out:
-    free(a);
-    free(b);
+    hbn_free(a);
+    hbn_free(b);
     hbn_layer_free(layer);
     return s;
 }

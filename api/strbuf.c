@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 void hbn_strbuf_init(hbn_strbuf *sb)
 {
     sb->data = NULL;
@@ -20,7 +22,7 @@ void hbn_strbuf_init(hbn_strbuf *sb)
 
 void hbn_strbuf_clear(hbn_strbuf *sb)
 {
-    free(sb->data);
+    hbn_free(sb->data);
     hbn_strbuf_init(sb);
 }
 
@@ -38,7 +40,7 @@ bool hbn_strbuf_reserve(hbn_strbuf *sb, size_t extra)
     size_t cap = sb->cap < 64 ? 64 : sb->cap;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *grown = realloc(sb->data, cap);
+    char *grown = hbn_realloc(sb->data, cap);
     if (grown == NULL) {
         sb->failed = true;
         return false;

@@ -16,6 +16,7 @@
 
 #include "api/float_format.h"
 #include "api/json_scan.h"
+#include "core/alloc.h"
 
 #define TOKEN_STACK_MAX 128 /* number tokens up to this length convert without malloc */
 
@@ -26,13 +27,13 @@ void hbn_tensor_init(hbn_tensor *t)
 
 void hbn_tensor_clear(hbn_tensor *t)
 {
-    free(t->data);
+    hbn_free(t->data);
     hbn_tensor_init(t);
 }
 
 hbn_status hbn_tensor_alloc(hbn_tensor *t, int64_t numel, hbn_err *err)
 {
-    free(t->data);
+    hbn_free(t->data);
     t->data = NULL;
     t->numel = 0;
     if (numel < 0 || (uint64_t)numel > (SIZE_MAX - 64) / sizeof(float))
@@ -41,7 +42,7 @@ hbn_status hbn_tensor_alloc(hbn_tensor *t, int64_t numel, hbn_err *err)
     if (numel == 0)
         return HBN_OK;
     size_t bytes = ((size_t)numel * sizeof(float) + 63) & ~(size_t)63;
-    t->data = aligned_alloc(64, bytes);
+    t->data = hbn_aligned_alloc(64, bytes);
     if (t->data == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory for a tensor of %lld floats",
                            (long long)numel);
@@ -84,14 +85,14 @@ static hbn_status convert_number(const char *s, size_t n, const hbn_json_decimal
         }
     }
     char local[TOKEN_STACK_MAX];
-    char *buf = n < sizeof local ? local : malloc(n + 1);
+    char *buf = n < sizeof local ? local : hbn_malloc(n + 1);
     if (buf == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory for a %zu-byte number", n);
     memcpy(buf, s, n);
     buf[n] = '\0';
     *out = strtof(buf, NULL);
     if (buf != local)
-        free(buf);
+        hbn_free(buf);
     return HBN_OK;
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/kernels.h"
 #include "core/layer_internal.h"
 
@@ -58,10 +59,10 @@ void hbn_forward_result_init(hbn_forward_result *res)
 
 void hbn_forward_result_clear(hbn_forward_result *res)
 {
-    free(res->running_mean);
-    free(res->running_var);
-    free(res->update.batch_mean);
-    free(res->update.batch_var);
+    hbn_free(res->running_mean);
+    hbn_free(res->running_var);
+    hbn_free(res->update.batch_mean);
+    hbn_free(res->update.batch_var);
     hbn_forward_result_init(res);
 }
 
@@ -317,8 +318,8 @@ static hbn_status return_given(const hbn_layer *layer, const hbn_forward_args *a
     size_t bytes = (size_t)plan->c * sizeof(float);
     int64_t count = args->has_num_batches_tracked ? args->num_batches_tracked : 0;
 
-    res->running_mean = malloc(bytes);
-    res->running_var = malloc(bytes);
+    res->running_mean = hbn_malloc(bytes);
+    res->running_var = hbn_malloc(bytes);
     if (res->running_mean == NULL || res->running_var == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory returning statistics");
     memcpy(res->running_mean, args->running_mean, bytes);
@@ -359,8 +360,8 @@ static hbn_status run(const hbn_layer *layer, const hbn_forward_args *args,
                       hbn_err *err)
 {
     double eps = layer->cfg.eps;
-    double *mean = malloc((size_t)plan->c * sizeof *mean);
-    double *var = malloc((size_t)plan->c * sizeof *var);
+    double *mean = hbn_malloc((size_t)plan->c * sizeof *mean);
+    double *var = hbn_malloc((size_t)plan->c * sizeof *var);
     hbn_status st = HBN_OK;
     hbn_kernel_check check;
 
@@ -395,8 +396,8 @@ static hbn_status run(const hbn_layer *layer, const hbn_forward_args *args,
         var = NULL;
     }
 out:
-    free(mean);
-    free(var);
+    hbn_free(mean);
+    hbn_free(var);
     return st;
 }
 

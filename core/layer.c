@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/layer_internal.h"
 
 /* ---- helpers shared with forward.c ------------------------------------------------------- */
@@ -51,8 +52,8 @@ int64_t hbn_layer_count_next(int64_t count)
 
 static void slot_clear(hbn_slot *slot)
 {
-    free(slot->mean);
-    free(slot->var);
+    hbn_free(slot->mean);
+    hbn_free(slot->var);
     slot->mean = NULL;
     slot->var = NULL;
 }
@@ -61,8 +62,8 @@ static void slot_clear(hbn_slot *slot)
  * (SLOT then holds nothing). */
 static bool slot_init(hbn_slot *slot, int64_t c)
 {
-    slot->mean = calloc((size_t)c, sizeof *slot->mean);
-    slot->var = malloc((size_t)c * sizeof *slot->var);
+    slot->mean = hbn_calloc((size_t)c, sizeof *slot->mean);
+    slot->var = hbn_malloc((size_t)c * sizeof *slot->var);
     slot->count = 0;
     if (slot->mean == NULL || slot->var == NULL) {
         slot_clear(slot);
@@ -77,25 +78,25 @@ static bool slot_init(hbn_slot *slot, int64_t c)
  * when affine, and room for SLOTS slots of which none is in use yet. NULL when out of memory. */
 static hbn_layer *layer_alloc(const char *name, const hbn_config *cfg, int64_t slots)
 {
-    hbn_layer *layer = calloc(1, sizeof *layer);
+    hbn_layer *layer = hbn_calloc(1, sizeof *layer);
     size_t c = (size_t)cfg->num_features;
 
     if (layer == NULL)
         return NULL;
     layer->cfg = *cfg;
     layer->mode = HBN_MODE_TRAIN;
-    layer->name = malloc(strlen(name) + 1);
+    layer->name = hbn_malloc(strlen(name) + 1);
     if (layer->name == NULL)
         goto fail;
     memcpy(layer->name, name, strlen(name) + 1);
     if (cfg->affine) {
-        layer->weight = malloc(c * sizeof *layer->weight);
-        layer->bias = malloc(c * sizeof *layer->bias);
+        layer->weight = hbn_malloc(c * sizeof *layer->weight);
+        layer->bias = hbn_malloc(c * sizeof *layer->bias);
         if (layer->weight == NULL || layer->bias == NULL)
             goto fail;
     }
     if (slots > 0) {
-        layer->slots = calloc((size_t)slots, sizeof *layer->slots);
+        layer->slots = hbn_calloc((size_t)slots, sizeof *layer->slots);
         if (layer->slots == NULL)
             goto fail;
         layer->slot_cap = slots;
@@ -140,17 +141,17 @@ void hbn_layer_free(hbn_layer *layer)
         return;
     for (int64_t i = 0; i < layer->num_slots; i++)
         slot_clear(&layer->slots[i]);
-    free(layer->slots);
-    free(layer->weight);
-    free(layer->bias);
-    free(layer->name);
-    free(layer);
+    hbn_free(layer->slots);
+    hbn_free(layer->weight);
+    hbn_free(layer->bias);
+    hbn_free(layer->name);
+    hbn_free(layer);
 }
 
 /* A NEW copy of N floats of SRC, or NULL when out of memory. */
 static float *floats_dup(const float *src, int64_t n)
 {
-    float *dst = malloc((size_t)n * sizeof *dst);
+    float *dst = hbn_malloc((size_t)n * sizeof *dst);
 
     if (dst != NULL)
         memcpy(dst, src, (size_t)n * sizeof *dst);
@@ -270,7 +271,7 @@ hbn_status hbn_layer_checkpoint(hbn_layer *layer, int64_t *new_id, hbn_err *err)
         hbn_slot *grown = NULL;
 
         if ((uint64_t)cap <= SIZE_MAX / sizeof *grown)
-            grown = realloc(layer->slots, (size_t)cap * sizeof *grown);
+            grown = hbn_realloc(layer->slots, (size_t)cap * sizeof *grown);
         if (grown == NULL) {
             slot_clear(&slot);
             goto fail;

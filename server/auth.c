@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/alloc.h"
+
 /* Trims trailing white space of KEY[*LEN] and checks the rest is visible ASCII. */
 static hbn_status auth_key_validate(char *key, size_t *len, const char *source, hbn_err *err)
 {
@@ -40,7 +42,7 @@ hbn_status hbn_auth_key_load(const char *path, char **key, hbn_err *err)
     if (f == NULL)
         return hbn_err_set(err, HBN_E_IO, "cannot open the API key file %s: %s", path,
                            strerror(errno));
-    buf = calloc(HBN_AUTH_KEY_MAX + 3, 1);
+    buf = hbn_calloc(HBN_AUTH_KEY_MAX + 3, 1);
     if (buf == NULL) {
         st = hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory reading the API key");
         goto fail;
@@ -65,7 +67,7 @@ fail:
 hbn_status hbn_auth_key_dup(const char *key, char **out, hbn_err *err)
 {
     size_t len = strnlen(key, HBN_AUTH_KEY_MAX + 1);
-    char *buf = calloc(len + 1, 1);
+    char *buf = hbn_calloc(len + 1, 1);
     hbn_status st;
 
     if (buf == NULL)
@@ -87,7 +89,7 @@ void hbn_auth_key_free(char *key)
     /* volatile: the wipe must not be optimised away as a dead store */
     for (volatile char *p = key; *p != '\0'; p++)
         *p = '\0';
-    free(key);
+    hbn_free(key);
 }
 
 bool hbn_auth_check(const char *key, const char *authorization)

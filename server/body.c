@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 #define BODY_FIRST_CAP 4096
 #define BODY_ALIGN 64
 
@@ -18,12 +20,12 @@ static hbn_status body_realloc(hbn_body *b, size_t cap)
 
     if (cap > SIZE_MAX - BODY_ALIGN)
         return b->status = HBN_E_NO_MEMORY;
-    p = aligned_alloc(BODY_ALIGN, (cap + BODY_ALIGN - 1) / BODY_ALIGN * BODY_ALIGN);
+    p = hbn_aligned_alloc(BODY_ALIGN, (cap + BODY_ALIGN - 1) / BODY_ALIGN * BODY_ALIGN);
     if (p == NULL)
         return b->status = HBN_E_NO_MEMORY;
     if (b->len > 0)
         memcpy(p, b->data, b->len);
-    free(b->data);
+    hbn_free(b->data);
     b->data = p;
     b->cap = cap;
     return HBN_OK;
@@ -40,7 +42,7 @@ void hbn_body_clear(hbn_body *b)
 {
     size_t limit = b->limit;
 
-    free(b->data);
+    hbn_free(b->data);
     hbn_body_init(b, limit);
 }
 

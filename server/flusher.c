@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/alloc.h"
 #include "server/log.h"
 
 struct hbn_flusher {
@@ -63,7 +64,7 @@ static void *flusher_main(void *arg)
 hbn_status hbn_flusher_start(hbn_registry *reg, unsigned interval_s, hbn_flusher **out,
                              hbn_err *err)
 {
-    hbn_flusher *f = calloc(1, sizeof *f);
+    hbn_flusher *f = hbn_calloc(1, sizeof *f);
     pthread_condattr_t attr;
     bool cond_ok = false;
 
@@ -72,7 +73,7 @@ hbn_status hbn_flusher_start(hbn_registry *reg, unsigned interval_s, hbn_flusher
     f->reg = reg;
     f->interval_s = interval_s;
     if (pthread_mutex_init(&f->mutex, NULL) != 0) {
-        free(f);
+        hbn_free(f);
         return hbn_err_set(err, HBN_E_NO_MEMORY, "cannot create the flusher's lock");
     }
     if (pthread_condattr_init(&attr) == 0) {
@@ -87,7 +88,7 @@ hbn_status hbn_flusher_start(hbn_registry *reg, unsigned interval_s, hbn_flusher
         if (cond_ok)
             pthread_cond_destroy(&f->wake);
         pthread_mutex_destroy(&f->mutex);
-        free(f);
+        hbn_free(f);
         return hbn_err_set(err, HBN_E_INTERNAL, "cannot start the flusher thread");
     }
     *out = f;
@@ -118,7 +119,7 @@ hbn_status hbn_flusher_stop(hbn_flusher *f, hbn_err *err)
                         written == 1 ? "" : "s");
     pthread_cond_destroy(&f->wake);
     pthread_mutex_destroy(&f->mutex);
-    free(f);
+    hbn_free(f);
     if (err != NULL && st != HBN_OK)
         *err = local;
     return st;

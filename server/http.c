@@ -3,7 +3,7 @@
  * handler's calls (first: checks and early answers; then body bytes; last: api/ and the
  * response) and freed only in the completion callback, which also logs and records metrics.
  * The path reaches api/ undecoded: the unescape callback is the identity. A response body is
- * handed to libmicrohttpd with free() as its release function, never copied. The request body
+ * handed to libmicrohttpd with hbn_free() as its release function, never copied. The request body
  * (64-byte aligned, the exchange's own) is offered to api/ as writable; a response that borrows
  * it takes the whole buffer along to libmicrohttpd, which frees it once the response is sent. */
 #include "server/http.h"
@@ -22,6 +22,7 @@
 
 #include <microhttpd.h>
 
+#include "core/alloc.h"
 #include "server/auth.h"
 #include "server/body.h"
 #include "server/log.h"
@@ -70,7 +71,7 @@ static void *http_exchange_create(void *cls, const char *uri, struct MHD_Connect
 {
     hbn_http *http = cls;
     size_t n = strlen(uri);
-    http_exchange *x = malloc(sizeof *x + n + 1);
+    http_exchange *x = hbn_malloc(sizeof *x + n + 1);
     char *q;
 
     (void)conn;
@@ -117,7 +118,7 @@ static void http_exchange_done(void *cls, struct MHD_Connection *conn, void **co
         .duration_s = (double)ns / 1e9,
     });
     hbn_body_clear(&x->body);
-    free(x);
+    hbn_free(x);
     hbn_lifecycle_request_end(http->cfg.life);
 }
 
@@ -165,13 +166,13 @@ static struct MHD_Response *http_response_take(hbn_response *res, http_exchange 
         assert((uint8_t *)res->body >= x->body.data &&
                res->body_len <= x->body.len - (size_t)((uint8_t *)res->body - x->body.data));
         r = MHD_create_response_from_buffer_with_free_callback_cls(res->body_len, res->body,
-                                                                   free, x->body.data);
+                                                                   hbn_free, x->body.data);
         if (r == NULL)
             return NULL;
         hbn_body_take(&x->body); /* now owned by R */
         res->body_borrowed = false;
     } else {
-        r = MHD_create_response_from_buffer_with_free_callback(res->body_len, res->body, free);
+        r = MHD_create_response_from_buffer_with_free_callback(res->body_len, res->body, hbn_free);
         if (r == NULL)
             return NULL;
     }
@@ -475,7 +476,7 @@ static struct MHD_Daemon *http_daemon_start(hbn_http *http, const struct sockadd
 
 hbn_status hbn_http_start(const hbn_http_config *cfg, hbn_http **out, hbn_err *err)
 {
-    hbn_http *http = calloc(1, sizeof *http);
+    hbn_http *http = hbn_calloc(1, sizeof *http);
     struct sockaddr_storage addr;
     const union MHD_DaemonInfo *info;
     bool ipv6 = false;
@@ -499,7 +500,7 @@ hbn_status hbn_http_start(const hbn_http_config *cfg, hbn_http **out, hbn_err *e
     *out = http;
     return HBN_OK;
 fail:
-    free(http);
+    hbn_free(http);
     return st;
 }
 
@@ -526,5 +527,5 @@ void hbn_http_stop(hbn_http *http)
     MHD_stop_daemon(http->daemon);
     if (http->quiesced_fd != MHD_INVALID_SOCKET)
         close(http->quiesced_fd);
-    free(http);
+    hbn_free(http);
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/alloc.h"
+
 enum { PHASE_STARTING = 0, PHASE_READY = 1, PHASE_DRAINING = 2 };
 
 struct hbn_lifecycle {
@@ -23,7 +25,7 @@ struct hbn_lifecycle {
 
 hbn_status hbn_lifecycle_create(hbn_lifecycle **out, hbn_err *err)
 {
-    hbn_lifecycle *life = calloc(1, sizeof *life);
+    hbn_lifecycle *life = hbn_calloc(1, sizeof *life);
     pthread_condattr_t attr;
     bool mutex_ok = false, cond_ok = false;
 
@@ -46,7 +48,7 @@ hbn_status hbn_lifecycle_create(hbn_lifecycle **out, hbn_err *err)
 fail:
     if (mutex_ok)
         pthread_mutex_destroy(&life->mutex);
-    free(life);
+    hbn_free(life);
     return hbn_err_set(err, HBN_E_NO_MEMORY, "cannot create the lifecycle's lock");
 }
 
@@ -56,7 +58,7 @@ void hbn_lifecycle_free(hbn_lifecycle *life)
         return;
     pthread_cond_destroy(&life->idle);
     pthread_mutex_destroy(&life->mutex);
-    free(life);
+    hbn_free(life);
 }
 
 void hbn_lifecycle_set_ready(hbn_lifecycle *life)

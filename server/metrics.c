@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 #define METRICS_SLOTS 1024 /* a power of two, well above routes x statuses */
 #define METRICS_BUCKETS 16
 #define METRICS_CHECKPOINT_ROUTE "/checkpoints" /* suffix of the checkpoint route template */
@@ -43,7 +45,7 @@ struct hbn_metrics {
 
 hbn_status hbn_metrics_create(const hbn_metrics_gauges *gauges, hbn_metrics **out, hbn_err *err)
 {
-    hbn_metrics *m = calloc(1, sizeof *m);
+    hbn_metrics *m = hbn_calloc(1, sizeof *m);
 
     if (m == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory creating the metrics");
@@ -57,7 +59,7 @@ hbn_status hbn_metrics_create(const hbn_metrics_gauges *gauges, hbn_metrics **ou
 
 void hbn_metrics_free(hbn_metrics *m)
 {
-    free(m);
+    hbn_free(m);
 }
 
 static uint64_t metrics_hash(const char *route, int status)
@@ -267,7 +269,7 @@ static void metrics_render_gauges(hbn_metrics *m, hbn_strbuf *sb)
 void hbn_metrics_render(void *ctx, hbn_strbuf *sb)
 {
     hbn_metrics *m = ctx;
-    metrics_slot **v = malloc((METRICS_SLOTS + 1) * sizeof *v);
+    metrics_slot **v = hbn_malloc((METRICS_SLOTS + 1) * sizeof *v);
     size_t n;
 
     if (v == NULL) {
@@ -279,5 +281,5 @@ void hbn_metrics_render(void *ctx, hbn_strbuf *sb)
     metrics_render_histograms(sb, v, n);
     metrics_render_counters(m, sb, v, n);
     metrics_render_gauges(m, sb);
-    free(v);
+    hbn_free(v);
 }

@@ -6,18 +6,20 @@
 #include <semaphore.h>
 #include <stdlib.h>
 
+#include "core/alloc.h"
+
 struct hbn_permits {
     sem_t sem;
 };
 
 hbn_status hbn_permits_create(unsigned count, hbn_permits **out, hbn_err *err)
 {
-    hbn_permits *p = calloc(1, sizeof *p);
+    hbn_permits *p = hbn_calloc(1, sizeof *p);
 
     if (p == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory creating the compute permits");
     if (count == 0 || sem_init(&p->sem, 0, count) != 0) {
-        free(p);
+        hbn_free(p);
         return hbn_err_set(err, HBN_E_INVALID_ARGUMENT, "cannot create %u compute permits",
                            count);
     }
@@ -30,7 +32,7 @@ void hbn_permits_free(hbn_permits *p)
     if (p == NULL)
         return;
     sem_destroy(&p->sem);
-    free(p);
+    hbn_free(p);
 }
 
 void hbn_permits_acquire(hbn_permits *p)

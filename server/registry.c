@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 #define REGISTRY_MIN_BUCKETS 64
 #define REGISTRY_NAME_LOCKS 64 /* a power of two */
 
@@ -63,11 +65,11 @@ static registry_entry *registry_entry_create(hbn_layer *layer)
 
     if (strlen(name) > HBN_NAME_MAX)
         return NULL;
-    e = calloc(1, sizeof *e);
+    e = hbn_calloc(1, sizeof *e);
     if (e == NULL)
         return NULL;
     if (pthread_rwlock_init(&e->lock, NULL) != 0) {
-        free(e);
+        hbn_free(e);
         return NULL;
     }
     strcpy(e->name, name);
@@ -84,7 +86,7 @@ static void registry_entry_free(registry_entry *e)
         return;
     hbn_layer_free(e->layer);
     pthread_rwlock_destroy(&e->lock);
-    free(e);
+    hbn_free(e);
 }
 
 /* The linked entry NAME, or NULL; *LINK receives the pointer that points at it. Mutex held. */
@@ -110,7 +112,7 @@ static void registry_maybe_grow(hbn_registry *reg)
 
     if (reg->count < reg->nbuckets)
         return;
-    nb = calloc(n, sizeof *nb);
+    nb = hbn_calloc(n, sizeof *nb);
     if (nb == NULL)
         return;
     for (size_t i = 0; i < reg->nbuckets; i++) {
@@ -125,7 +127,7 @@ static void registry_maybe_grow(hbn_registry *reg)
             e = next;
         }
     }
-    free(reg->buckets);
+    hbn_free(reg->buckets);
     reg->buckets = nb;
     reg->nbuckets = n;
 }
@@ -506,7 +508,7 @@ static hbn_status registry_snapshot(hbn_registry *reg, registry_entry ***out, si
     size_t k = 0;
 
     pthread_mutex_lock(&reg->mutex);
-    v = malloc((reg->count > 0 ? reg->count : 1) * sizeof *v);
+    v = hbn_malloc((reg->count > 0 ? reg->count : 1) * sizeof *v);
     if (v == NULL) {
         pthread_mutex_unlock(&reg->mutex);
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory listing layers");
@@ -539,7 +541,7 @@ static hbn_status registry_op_list(void *ctx, hbn_store_read_fn fn, void *arg, h
         }
         registry_release(reg, v[i]);
     }
-    free(v);
+    hbn_free(v);
     return st;
 }
 
@@ -558,15 +560,15 @@ static const hbn_store_ops registry_ops = {
 hbn_status hbn_registry_create(const hbn_registry_options *opts, hbn_registry **out,
                                hbn_err *err)
 {
-    hbn_registry *reg = calloc(1, sizeof *reg);
+    hbn_registry *reg = hbn_calloc(1, sizeof *reg);
 
     if (reg == NULL)
         goto fail;
     reg->nbuckets = REGISTRY_MIN_BUCKETS;
-    reg->buckets = calloc(reg->nbuckets, sizeof *reg->buckets);
+    reg->buckets = hbn_calloc(reg->nbuckets, sizeof *reg->buckets);
     if (reg->buckets == NULL || pthread_mutex_init(&reg->mutex, NULL) != 0) {
-        free(reg->buckets);
-        free(reg);
+        hbn_free(reg->buckets);
+        hbn_free(reg);
         goto fail;
     }
     if (opts != NULL)
@@ -595,11 +597,11 @@ void hbn_registry_free(hbn_registry *reg)
             e = next;
         }
     }
-    free(reg->buckets);
+    hbn_free(reg->buckets);
     for (size_t i = 0; i < REGISTRY_NAME_LOCKS; i++)
         pthread_mutex_destroy(&reg->name_locks[i]);
     pthread_mutex_destroy(&reg->mutex);
-    free(reg);
+    hbn_free(reg);
 }
 
 void hbn_registry_store(hbn_registry *reg, hbn_store *store)
@@ -693,7 +695,7 @@ hbn_status hbn_registry_flush(hbn_registry *reg, size_t *written, hbn_err *err)
         }
         registry_release(reg, v[i]);
     }
-    free(v);
+    hbn_free(v);
 out:
     if (written != NULL)
         *written = count;

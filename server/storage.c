@@ -24,6 +24,7 @@
 #include "api/name.h"
 #include "api/safetensors.h"
 #include "api/state.h"
+#include "core/alloc.h"
 #include "server/log.h"
 
 #define STORAGE_PATH_MAX 320 /* a file name in DIR: layer name, suffix, prefixes, counters */
@@ -188,8 +189,8 @@ static hbn_status storage_check_usable(hbn_storage *s, const char *what, hbn_err
 static void storage_names_free(char **names, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+        hbn_free(names[i]);
+    hbn_free(names);
 }
 
 /* The names in directory FD (".", ".." left out) as a NEW array of NEW strings in *OUT, *N of
@@ -216,12 +217,12 @@ static int storage_list(int fd, char ***out, size_t *n)
             continue;
         if (k == cap) {
             cap = cap > 0 ? cap * 2 : 16;
-            grown = realloc(names, cap * sizeof *names);
+            grown = hbn_realloc(names, cap * sizeof *names);
             if (grown == NULL)
                 break;
             names = grown;
         }
-        names[k] = strdup(de->d_name);
+        names[k] = hbn_strdup(de->d_name);
         if (names[k] == NULL)
             break;
         k++;
@@ -308,7 +309,7 @@ static hbn_status storage_remove_stale(hbn_storage *s, hbn_err *err)
 /* fsyncs the directory holding DIR, so that a DIR just created survives a crash. */
 static hbn_status storage_sync_parent(const char *dir, hbn_err *err)
 {
-    char *copy = strdup(dir), buf[128];
+    char *copy = hbn_strdup(dir), buf[128];
     int fd, e = 0;
 
     if (copy == NULL)
@@ -318,7 +319,7 @@ static hbn_status storage_sync_parent(const char *dir, hbn_err *err)
         e = errno;
     if (fd >= 0)
         close(fd);
-    free(copy);
+    hbn_free(copy);
     if (e == 0)
         return HBN_OK;
     return hbn_err_set(err, HBN_E_IO, "cannot sync the directory holding %s: %s", dir,
@@ -328,12 +329,12 @@ static hbn_status storage_sync_parent(const char *dir, hbn_err *err)
 hbn_status hbn_storage_open(const char *dir, hbn_storage_failure_fn on_failure, void *ctx,
                             hbn_storage **out, hbn_err *err)
 {
-    hbn_storage *s = calloc(1, sizeof *s);
+    hbn_storage *s = hbn_calloc(1, sizeof *s);
     char buf[128];
     hbn_status st;
 
-    if (s == NULL || (s->dir = strdup(dir)) == NULL) {
-        free(s);
+    if (s == NULL || (s->dir = hbn_strdup(dir)) == NULL) {
+        hbn_free(s);
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory opening the data directory");
     }
     s->dirfd = s->lockfd = -1;
@@ -376,9 +377,9 @@ void hbn_storage_close(hbn_storage *s)
         close(s->lockfd); /* releases the flock */
     if (s->dirfd >= 0)
         close(s->dirfd);
-    free(s->quarantined);
-    free(s->dir);
-    free(s);
+    hbn_free(s->quarantined);
+    hbn_free(s->dir);
+    hbn_free(s);
 }
 
 bool hbn_storage_failed(hbn_storage *s)
@@ -474,7 +475,7 @@ hbn_status hbn_storage_write(hbn_storage *s, const hbn_layer *layer, hbn_err *er
         st = hbn_state_encode(layer, &data, &len, err);
     if (st == HBN_OK)
         st = storage_replace(s, final, data, len, what, err);
-    free(data);
+    hbn_free(data);
     return storage_count(s, st);
 }
 
@@ -540,7 +541,7 @@ static hbn_status storage_read(hbn_storage *s, const char *file, uint8_t **buf, 
         st = hbn_err_set(err, HBN_E_INVALID_STATE, "not a regular file");
         goto out;
     }
-    *buf = malloc(sb.st_size > 0 ? (size_t)sb.st_size : 1);
+    *buf = hbn_malloc(sb.st_size > 0 ? (size_t)sb.st_size : 1);
     if (*buf == NULL) {
         st = hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory reading %s/%s (%lld bytes)",
                          s->dir, file, (long long)sb.st_size);
@@ -563,7 +564,7 @@ static hbn_status storage_read(hbn_storage *s, const char *file, uint8_t **buf, 
 out:
     close(fd);
     if (st != HBN_OK) {
-        free(*buf);
+        hbn_free(*buf);
         *buf = NULL;
     }
     return st;
@@ -592,7 +593,7 @@ static hbn_status storage_verify(hbn_storage *s, const char *file, const char *n
     hbn_safetensors_clear(&st);
     if (rc == HBN_OK)
         rc = hbn_state_decode(buf, len, name, NULL, out, err);
-    free(buf);
+    hbn_free(buf);
     if (rc != HBN_OK && rc != HBN_E_NO_MEMORY)
         rc = HBN_E_INVALID_STATE;
     return rc;
@@ -602,7 +603,7 @@ static hbn_status storage_verify(hbn_storage *s, const char *file, const char *n
 static hbn_status storage_note(hbn_storage *s, const char *file, const char *reason,
                                hbn_err *err)
 {
-    storage_quarantined *grown = realloc(s->quarantined,
+    storage_quarantined *grown = hbn_realloc(s->quarantined,
                                          (s->nquarantined + 1) * sizeof *s->quarantined);
 
     if (grown == NULL)
