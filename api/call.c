@@ -32,11 +32,21 @@ hbn_status hbn_call_require_json(const hbn_call *call, hbn_err *err)
                        "Content-Type must be application/json, got '%s'", shown);
 }
 
+hbn_status hbn_call_printed(const hbn_strbuf *sb, hbn_err *err)
+{
+    if (sb->failed)
+        return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory while writing the response");
+    return HBN_OK;
+}
+
 hbn_status hbn_call_respond(hbn_call *call, int http, hbn_strbuf *sb, hbn_err *err)
 {
     size_t len;
-    char *body = hbn_strbuf_take(sb, &len);
+    char *body;
 
+    if (hbn_call_printed(sb, err) != HBN_OK)
+        return err->status;
+    body = hbn_strbuf_take(sb, &len);
     if (body == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory while writing the response");
     hbn_response_set_body(call->res, http, "application/json", body, len);

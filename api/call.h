@@ -32,6 +32,11 @@ hbn_status hbn_call_require_json(const hbn_call *call, hbn_err *err);
  * surrounding blanks and case. */
 bool hbn_call_media_type_is(const char *ct, const char *type);
 
+/* HBN_E_NO_MEMORY ("out of memory while writing the response") when SB failed, else HBN_OK.
+ * A handler that changes state prints its answer first and checks it here before the change is
+ * committed, so that an answer it cannot send never follows a change it made. */
+hbn_status hbn_call_printed(const hbn_strbuf *sb, hbn_err *err);
+
 /* Answers HTTP status HTTP with SB's contents as application/json (taking SB's buffer).
  * HBN_E_NO_MEMORY when SB failed. */
 hbn_status hbn_call_respond(hbn_call *call, int http, hbn_strbuf *sb, hbn_err *err);

@@ -140,6 +140,8 @@ size_t hbn_oip_response_room(const hbn_oip_reply *r)
     print_header(&sb, r, NULL, NULL);
     /* each JSON statistic holds C numbers of at most HBN_FLOAT_CHARS_MAX - 1 bytes and a comma */
     room = sb.len + (size_t)stats_outputs(r, false) * (size_t)r->channels * HBN_FLOAT_CHARS_MAX;
+    if (sb.failed)
+        room = 0;
     hbn_strbuf_clear(&sb);
     return (room + ROOM_ALIGN - 1) / ROOM_ALIGN * ROOM_ALIGN;
 }
@@ -150,7 +152,7 @@ char *hbn_oip_response_buffer(const hbn_oip_reply *r, size_t *room)
     size_t bound = hbn_oip_response_room(r);
     char *buf;
 
-    if (r->numel < 0 || floats > (SIZE_MAX - bound - ROOM_ALIGN) / sizeof(float))
+    if (bound == 0 || r->numel < 0 || floats > (SIZE_MAX - bound - ROOM_ALIGN) / sizeof(float))
         return NULL;
     /* plain malloc, not aligned_alloc: glibc serves a large malloc again from the memory the
      * last one freed, while a large aligned_alloc is a fresh mmap (page faults) every time; the

@@ -31,11 +31,11 @@ typedef struct hbn_oip_reply {
 /* Whether the `outputs` tensor goes out binary, so that it belongs in a response buffer. */
 bool hbn_oip_response_outputs_binary(const hbn_oip_request *req);
 
-/* An upper bound of the JSON header's length for any result of the forward, a multiple of 64.
- * R->result is ignored. */
+/* An upper bound of the JSON header's length for any result of the forward, a multiple of 64;
+ * 0 when out of memory. R->result is ignored. */
 size_t hbn_oip_response_room(const hbn_oip_reply *r);
 
-/* A NEW buffer (free()) for a binary answer of R: *ROOM header bytes (at least
+/* A NEW buffer (hbn_free()) for a binary answer of R: *ROOM header bytes (at least
  * hbn_oip_response_room, so that the outputs at BUF + *ROOM are 64-byte aligned), the outputs,
  * then room for binary statistics. NULL when out of memory or too large. */
 char *hbn_oip_response_buffer(const hbn_oip_reply *r, size_t *room);

@@ -302,10 +302,14 @@ hbn_status hbn_routes_forward(hbn_call *call, hbn_err *err)
     else
         parse_json(call, &r);
     st = store->ops->read(store->ctx, call->name, run_forward, &r, err);
-    if (st == HBN_OK && r.result.update.pending)
-        st = store->ops->apply(store->ctx, call->name, &r.result.update, err);
+    /* the answer is made before the update commits, so an answer that cannot be made (out of
+     * memory) never follows an update that was made; a failed commit replaces the answer */
     if (st == HBN_OK)
         st = respond(call, &r, err);
+    if (st == HBN_OK && r.result.update.pending)
+        st = store->ops->apply(store->ctx, call->name, &r.result.update, err);
+    if (st != HBN_OK)
+        call->res->forward_elements = 0;
     hbn_forward_result_clear(&r.result);
     hbn_tensor_clear(&r.inputs);
     for (i = 0; i < 4; i++)

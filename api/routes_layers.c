@@ -101,10 +101,9 @@ hbn_status hbn_routes_layers_create(hbn_call *call, hbn_err *err)
     if (a.has_mode)
         hbn_layer_set_mode(layer, a.mode);
     hbn_layer_json_print(&sb, layer);
-    if (sb.failed) {
-        st = hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory while writing the response");
+    st = hbn_call_printed(&sb, err);
+    if (st != HBN_OK)
         goto out;
-    }
     st = store->ops->create(store->ctx, layer, err);
     if (st != HBN_OK)
         goto out;
@@ -201,9 +200,7 @@ static hbn_status set_mode(hbn_layer *layer, void *arg, hbn_err *err)
         return err->status;
     hbn_layer_set_mode(layer, a->mode);
     hbn_layer_json_print(a->sb, layer);
-    if (a->sb->failed)
-        return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory while writing the response");
-    return HBN_OK;
+    return hbn_call_printed(a->sb, err);
 }
 
 hbn_status hbn_routes_mode_put(hbn_call *call, hbn_err *err)
@@ -250,6 +247,7 @@ static hbn_status print_weights(hbn_strbuf *sb, const hbn_layer *layer, hbn_err 
         hbn_strbuf_puts(sb, ",\"bias\":");
         hbn_vector_json_print(sb, w + c, c);
         hbn_strbuf_puts(sb, "}");
+        st = hbn_call_printed(sb, err);
     }
     hbn_free(w);
     return st;

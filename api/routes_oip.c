@@ -339,14 +339,17 @@ hbn_status hbn_routes_oip_infer(hbn_call *call, hbn_err *err)
     hbn_forward_result_init(&x.result);
     read_request(call, &x);
     st = store->ops->read(store->ctx, call->name, run_infer, &x, err);
-    if (st == HBN_OK && x.result.update.pending)
-        st = store->ops->apply(store->ctx, call->name, &x.result.update, err);
+    /* answer first, then commit the update (as routes_forward.c, for the same reason) */
     if (st == HBN_OK) {
         x.reply.result = &x.result;
         call->res->forward_elements = (uint64_t)x.q.inputs[0].numel;
         st = hbn_oip_response_send(&x.reply, x.dest, x.buf, x.room, call->res, err);
         x.buf = NULL; /* taken */
     }
+    if (st == HBN_OK && x.result.update.pending)
+        st = store->ops->apply(store->ctx, call->name, &x.result.update, err);
+    if (st != HBN_OK)
+        call->res->forward_elements = 0;
     hbn_forward_result_clear(&x.result);
     for (int k = 0; k < HBN_OIP_INPUTS; k++) {
         hbn_tensor_clear(&x.t[k]);

@@ -183,10 +183,9 @@ hbn_status hbn_routes_state_put(hbn_call *call, hbn_err *err)
     if (st != HBN_OK)
         goto out;
     hbn_layer_json_print(&sb, layer);
-    if (sb.failed) {
-        st = hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory while writing the response");
+    st = hbn_call_printed(&sb, err);
+    if (st != HBN_OK)
         goto out;
-    }
     st = store->ops->put(store->ctx, layer, &replaced, err);
     if (st != HBN_OK)
         goto out;

@@ -26,6 +26,7 @@ static hbn_status print_slot(hbn_strbuf *sb, const hbn_layer *layer, int64_t id,
         hbn_strbuf_puts(sb, ",\"running_var\":");
         hbn_vector_json_print(sb, mv + c, c);
         hbn_strbuf_printf(sb, ",\"num_batches_tracked\":%" PRId64 "}", count);
+        st = hbn_call_printed(sb, err);
     }
     hbn_free(mv);
     return st;
@@ -56,6 +57,7 @@ typedef struct checkpoint_args {
     hbn_err body;
     int64_t max_slots;
     int64_t new_id;
+    hbn_strbuf *sb; /* the answer, printed before the store commits the new slot */
 } checkpoint_args;
 
 static hbn_status checkpoint(hbn_layer *layer, void *arg, hbn_err *err)
@@ -73,28 +75,29 @@ static hbn_status checkpoint(hbn_layer *layer, void *arg, hbn_err *err)
         return hbn_err_set(err, HBN_E_QUOTA_EXCEEDED,
                            "layer %s already has %" PRId64 " statistics slots, the limit is %"
                            PRId64, hbn_layer_name(layer), t, a->max_slots);
-    return hbn_layer_checkpoint(layer, &a->new_id, err);
+    if (hbn_layer_checkpoint(layer, &a->new_id, err) != HBN_OK)
+        return err->status;
+    hbn_strbuf_printf(a->sb, "{\"stats_id\":%" PRId64 ",\"num_stats\":%" PRId64 "}", a->new_id,
+                      a->new_id + 1);
+    return hbn_call_printed(a->sb, err);
 }
 
 hbn_status hbn_routes_checkpoint(hbn_call *call, hbn_err *err)
 {
     const hbn_store *store = &call->api->store;
-    checkpoint_args a = {.max_slots = store->max_slots, .new_id = -1};
-    hbn_json_field none;
     hbn_strbuf sb;
+    checkpoint_args a = {.max_slots = store->max_slots, .new_id = -1, .sb = &sb};
+    hbn_json_field none;
     hbn_status st;
 
+    hbn_strbuf_init(&sb);
     hbn_err_clear(&a.body);
     if (!hbn_call_body_empty(call) && hbn_call_require_json(call, &a.body) == HBN_OK)
         hbn_json_fields_scan((const char *)call->req->body, call->req->body_len, NULL, 0, &none,
                              &a.body);
     st = store->ops->modify(store->ctx, call->name, checkpoint, &a, err);
-    if (st != HBN_OK)
-        return st;
-    hbn_strbuf_init(&sb);
-    hbn_strbuf_printf(&sb, "{\"stats_id\":%" PRId64 ",\"num_stats\":%" PRId64 "}", a.new_id,
-                      a.new_id + 1);
-    st = hbn_call_respond(call, 201, &sb, err);
+    if (st == HBN_OK)
+        st = hbn_call_respond(call, 201, &sb, err);
     if (st == HBN_OK)
         hbn_response_add_header(call->res, "Location", "/v1/layers/%s/stats/%" PRId64,
                                 call->name, a.new_id);

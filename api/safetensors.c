@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api/json_hooks.h"
+#include "api/json_scan.h"
 #include "core/alloc.h"
 
 #define NAME_SHOW 48         /* bytes of a file-provided name shown in a message */
@@ -309,6 +310,11 @@ static hbn_status parse_header_text(const uint8_t *h, size_t n, hbn_safetensors 
                            "the state file's header holds a \\u0000 escape");
     hbn_json_hooks_install();
     st->header = cJSON_ParseWithLengthOpts((const char *)h, n, &end, 0);
+    /* cJSON says NULL for bad text and for no memory alike: text that our own allocation-free
+     * validator accepts (it accepts nothing cJSON refuses: tests/fuzz/fuzz_json_scan.c) was cut
+     * short by memory, not by syntax */
+    if (st->header == NULL && hbn_json_validate((const char *)h, n, NULL) == HBN_OK)
+        return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory reading the state file's header");
     if (st->header == NULL || !cJSON_IsObject(st->header))
         return hbn_err_set(err, HBN_E_INVALID_STATE,
                            "the state file's header is not valid JSON (near byte %td of %zu)",
