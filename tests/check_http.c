@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "core/alloc.h"
 #include "server/http.h"
 #include "server/registry.h"
 
@@ -361,12 +362,86 @@ START_TEST(test_drain)
 }
 END_TEST
 
+/* Allocation failure at every allocation of the transport's request path (server/http.c,
+ * server/body.c) and below it, over a real socket: the K-th allocation of one request fails, for
+ * K = 1, 2, ... until a request reaches no K-th allocation. Every request still gets a complete
+ * answer (its normal status, or 503), the daemon keeps serving, and once the connection is
+ * gone nothing the request allocated stays live. */
+static const struct {
+    const char *request;
+    int status;
+} http_faults[] = {
+    {"POST /v1/layers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     "Content-Length: 29\r\n\r\n{\"name\":\"f\",\"num_features\":2}", 201},
+    {"POST /v1/layers/g/forward HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     "Content-Length: 39\r\n\r\n{\"inputs\":[[1,2],[3,5]],\"mode\":\"train\"}", 200},
+    {"POST /v1/layers/g/forward?shape=2,2 HTTP/1.1\r\nHost: x\r\n"
+     "Content-Type: application/octet-stream\r\nContent-Length: 16\r\n\r\n"
+     "\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\xa0\x40", 200},
+    {"GET /v1/layers/g/state HTTP/1.1\r\nHost: x\r\n\r\n", 200},
+    {"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 200},
+    {"GET /v1/layers/nope HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+};
+
+/* Sends REQUEST (binary bytes allowed: LEN of them) on a fresh connection; returns the status
+ * of the complete answer read into BUF. */
+static int exchange_bytes(const char *request, size_t len, char *buf)
+{
+    int fd = dial(), status;
+
+    ck_assert_int_eq(send(fd, request, len, MSG_NOSIGNAL), (ssize_t)len);
+    status = read_reply(fd, buf);
+    close(fd);
+    return status;
+}
+
+START_TEST(test_alloc_faults)
+{
+    const char *req = http_faults[_i].request;
+    size_t len = strlen(req);
+    char buf[REPLY_MAX];
+    long live, k, failed = 1;
+
+    if (strstr(req, "?shape=") != NULL) /* the binary body holds NULs: count to its end */
+        len = (size_t)(strstr(req, "\r\n\r\n") - req) + 4 + 16;
+    ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                              "application/json\r\nContent-Length: 29\r\n\r\n"
+                              "{\"name\":\"g\",\"num_features\":2}", buf), 201);
+    for (int i = 0; i < 1000 && hbn_lifecycle_inflight(life) > 0; i++)
+        usleep(1000);
+    live = hbn_alloc_live();
+    for (k = 1; failed > 0; k++) {
+        int status;
+
+        hbn_alloc_fail_at(k, false);
+        status = exchange_bytes(req, len, buf);
+        failed = hbn_alloc_fail_off();
+        ck_assert_msg(status == http_faults[_i].status || (failed > 0 && status == 503),
+                      "allocation %ld failing: %d, expected %d or 503:\n%s", k, status,
+                      http_faults[_i].status, buf);
+        if (status == 201) /* undo the create, so the next run creates again */
+            ck_assert_int_eq(exchange("DELETE /v1/layers/f HTTP/1.1\r\nHost: x\r\n\r\n",
+                                      buf), 204);
+        /* the request's memory goes when the connection's callback runs (wait_idle only wakes
+         * up early when draining, so poll) */
+        for (int i = 0; i < 1000 && (hbn_lifecycle_inflight(life) > 0 || hbn_alloc_live() != live);
+             i++)
+            usleep(1000);
+        ck_assert_msg(hbn_alloc_live() == live, "allocation %ld failing: %ld allocations leaked",
+                      k, hbn_alloc_live() - live);
+    }
+    ck_assert_int_gt(k, 2); /* the request did reach allocations */
+    ck_assert_int_eq(exchange("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n", buf), 200);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
     TCase *plain = tcase_create("plain");
     TCase *small = tcase_create("small_limits");
     TCase *key = tcase_create("api_key");
+    TCase *faults = tcase_create("alloc_faults");
 
     tcase_add_checked_fixture(plain, setup_plain, teardown);
     tcase_add_test(plain, test_live_and_request_ids);
@@ -386,6 +461,11 @@ static Suite *http_suite(void)
     tcase_add_checked_fixture(key, setup_key, teardown);
     tcase_add_test(key, test_api_key);
     suite_add_tcase(s, key);
+    tcase_add_checked_fixture(faults, setup_plain, teardown);
+    tcase_set_timeout(faults, 60);
+    tcase_add_loop_test(faults, test_alloc_faults, 0,
+                        (int)(sizeof http_faults / sizeof http_faults[0]));
+    suite_add_tcase(s, faults);
     return s;
 }
 
