@@ -137,9 +137,10 @@ static hbn_status plan_shapes(const hbn_layer *layer, const hbn_forward_args *ar
         return hbn_err_set(err, HBN_E_INVALID_ARGUMENT, "inputs and outputs are required");
     plan->n = args->shape[0];
     plan->c = args->shape[1];
-    plan->s = 1;
-    for (int i = 2; i < args->rank; i++)
-        plan->s *= args->shape[i];
+    /* values per sample and channel; formed from NUMEL, not as a product of the dimensions:
+     * after a zero dimension the others may be huge (0 x 5555 x 5e15 is a valid empty shape)
+     * and their product would overflow */
+    plan->s = plan->numel > 0 ? plan->numel / (plan->n * plan->c) : 0;
     return HBN_OK;
 }
 

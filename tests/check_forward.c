@@ -819,7 +819,12 @@ END_TEST
  * returns given stats unchanged in train mode. */
 START_TEST(test_empty_batch)
 {
-    static const int64_t shapes[3][4] = { { 0, T_C, 1, 1 }, { 3, T_C, 0, 1 }, { 2, T_C, 4, 0 } };
+    /* the last two: huge dimensions after a zero one, whose product overflows int64 (a
+     * fuzzer's find: the values per sample were formed as that product) */
+    static const int64_t shapes[5][5] = { { 0, T_C, 1, 1 }, { 3, T_C, 0, 1 }, { 2, T_C, 4, 0 },
+                                          { 0, T_C, 5555, 5555555555555555 },
+                                          { 1, T_C, 5555, 5555555555555555, 0 } };
+    static const int ranks[5] = { 2, 3, 4, 4, 5 };
     cell cl = table_cell(_i);
     hbn_layer *layer = hbn_test_make(cl.kind, T_C, true);
     hbn_forward_args args;
@@ -829,8 +834,8 @@ START_TEST(test_empty_batch)
     hbn_layer_set_mode(layer, cl.mode);
     hbn_test_snapshot_take(layer, &snap);
     hbn_forward_result_init(&res);
-    for (int k = 0; k < 3; k++) {
-        set_inputs(&args, NULL, 2 + k, shapes[k]); /* no data at all: nothing may be read */
+    for (int k = 0; k < 5; k++) {
+        set_inputs(&args, NULL, ranks[k], shapes[k]); /* no data at all: nothing may be read */
         if (cl.given) {
             set_given(&args, t_gm, t_gv, T_C);
             args.has_num_batches_tracked = k > 0;
