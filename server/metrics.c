@@ -238,8 +238,14 @@ static void metrics_render_counters(hbn_metrics *m, hbn_strbuf *sb, metrics_slot
                       (unsigned long long)ok, (unsigned long long)failed);
 }
 
-static void metrics_render_gauges(hbn_metrics *m, hbn_strbuf *sb)
+/* LIVE: hbn_alloc_live() when the rendering began (before it allocated anything itself). */
+static void metrics_render_gauges(hbn_metrics *m, hbn_strbuf *sb, long live)
 {
+    hbn_strbuf_printf(sb,
+                      "# HELP hyperbn_heap_live_allocations Heap blocks hyperbn allocated and "
+                      "has not freed (a leak makes it grow under a steady load).\n"
+                      "# TYPE hyperbn_heap_live_allocations gauge\n"
+                      "hyperbn_heap_live_allocations %ld\n", live);
     if (m->gauges.layers != NULL)
         hbn_strbuf_printf(sb,
                           "# HELP hyperbn_layers Layers held.\n# TYPE hyperbn_layers gauge\n"
@@ -269,6 +275,7 @@ static void metrics_render_gauges(hbn_metrics *m, hbn_strbuf *sb)
 void hbn_metrics_render(void *ctx, hbn_strbuf *sb)
 {
     hbn_metrics *m = ctx;
+    long live = hbn_alloc_live();
     metrics_slot **v = hbn_malloc((METRICS_SLOTS + 1) * sizeof *v);
     size_t n;
 
@@ -280,6 +287,6 @@ void hbn_metrics_render(void *ctx, hbn_strbuf *sb)
     metrics_render_requests(sb, v, n);
     metrics_render_histograms(sb, v, n);
     metrics_render_counters(m, sb, v, n);
-    metrics_render_gauges(m, sb);
+    metrics_render_gauges(m, sb, live);
     hbn_free(v);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "server/auth.h"
 #include "server/body.h"
 #include "server/lifecycle.h"
@@ -373,6 +374,35 @@ START_TEST(test_metrics_render)
 }
 END_TEST
 
+/* The live-allocation gauge follows hbn_alloc_live(): three blocks more, three more shown. */
+START_TEST(test_metrics_heap_live)
+{
+    hbn_metrics *m = NULL;
+    void *p[3];
+    long before, during;
+    char *text, *at;
+
+    ck_assert_int_eq(hbn_metrics_create(NULL, &m, NULL), HBN_OK);
+    text = render(m);
+    at = strstr(text, "\nhyperbn_heap_live_allocations ");
+    ck_assert_ptr_nonnull(at);
+    before = strtol(at + 31, NULL, 10);
+    hbn_free(text);
+    for (int i = 0; i < 3; i++)
+        p[i] = hbn_malloc(16);
+    text = render(m);
+    at = strstr(text, "\nhyperbn_heap_live_allocations ");
+    ck_assert_ptr_nonnull(at);
+    during = strtol(at + 31, NULL, 10);
+    hbn_free(text);
+    ck_assert_int_eq(during - before, 3);
+    ck_assert_int_eq(before, hbn_alloc_live() - 3);
+    for (int i = 0; i < 3; i++)
+        hbn_free(p[i]);
+    hbn_metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_metrics_escape_and_no_gauges)
 {
     hbn_metrics *m = NULL;
@@ -608,6 +638,7 @@ static Suite *server_suite(void)
     suite_add_tcase(s, body);
     tcase_add_test(met, test_metrics_render);
     tcase_add_test(met, test_metrics_escape_and_no_gauges);
+    tcase_add_test(met, test_metrics_heap_live);
     tcase_add_test(met, test_metrics_concurrent);
     suite_add_tcase(s, met);
     tcase_add_test(life, test_lifecycle_phases);

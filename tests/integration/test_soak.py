@@ -2,12 +2,14 @@
 # run against the built daemon must exit 0 with every operation counted and every invariant
 # holding; negative controls prove it detects problems: through a tampering proxy (a wrong
 # number in some forward answers, 500 for some statistics reads, a dropped connection, train
-# forwards applied twice behind the client's back) it must exit 1 and name each error class,
+# forwards applied twice behind the client's back, a heap gauge that grows by a block per
+# reading) it must exit 1 and name each error class,
 # and with its hidden --self-test-corrupt=invariant flag only the lost-update invariant fails.
 import http.client
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,6 +88,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             status, rbody = 500, b'{"error":"tampered","code":"internal"}'
         elif status == 200 and rbody.startswith(b'{"outputs"') and self.tamper.due("number"):
             rbody = corrupt_outputs(rbody)
+        elif self.path == "/metrics":        # a heap that grows by a block per reading: a leak
+            self.tamper.due("metrics")
+            rbody = re.sub(rb"(?m)^(hyperbn_heap_live_allocations )(\d+)$", lambda m: m.group(1) +
+                           str(int(m.group(2)) + self.tamper.n["metrics"]).encode(), rbody)
         self.send_response(status)
         for k, v in rhdrs:
             if k.lower() not in ("content-length", "connection", "transfer-encoding", "date"):
@@ -127,6 +133,10 @@ class SoakClient(unittest.TestCase):
         self.assertEqual(rep["daemon_exit"], 0)
         self.assertEqual(rep["resources"]["fds"]["start"], rep["resources"]["fds"]["end"])
         self.assertIsNotNone(rep["resources"]["rss_kib"]["start"])
+        heap = rep["resources"]["heap_live_allocations"]
+        self.assertIsNotNone(heap["before_setup"])
+        self.assertEqual(heap["before_setup"], heap["after_cleanup"])
+        self.assertGreater(heap["start"], heap["before_setup"])   # the run's layers
 
     def test_tampering_proxy_is_caught(self):
         with hbn.Daemon() as d:
@@ -152,6 +162,7 @@ class SoakClient(unittest.TestCase):
         self.assertGreater(e["connection_errors"].get("closed", 0), 0)
         bad = [v["name"] for v in rep["invariants"] if not v["ok"]]
         self.assertTrue([n for n in bad if "acknowledged train forwards" in n], bad)
+        self.assertTrue([f for f in rep["failures"] if f.startswith("heap:")], rep["failures"])
 
     def test_corrupted_invariant_is_caught(self):
         rc, rep, out = run_soak("--daemon", hbn.require_binary(), "--self-test-corrupt",

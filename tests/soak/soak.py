@@ -782,6 +782,16 @@ async def expect(conn, data, status, timeout):
     return hdrs, body
 
 
+HEAP_RE = re.compile(rb"^hyperbn_heap_live_allocations (-?\d+)$", re.M)
+
+
+async def heap_live(http, conn, timeout):
+    """The daemon's hyperbn_heap_live_allocations gauge (GET /metrics), or None without one."""
+    _, body = await expect(conn, http.req("GET", "/metrics"), 200, timeout)
+    found = HEAP_RE.search(body)
+    return int(found.group(1)) if found else None
+
+
 async def setup(m, conn, timeout):
     """Creates the run's layers and sets their weights, statistics and modes."""
     h = m.http
@@ -1052,10 +1062,13 @@ async def load(args, m, proc, res):
                for i in range(args.connections)]
     ops = [fn for fn, weight in OPS for _ in range(weight)]
     tasks = [asyncio.ensure_future(w.run(ops)) for w in workers]
+    ctl_conn = Conn(m.http.host, m.http.port)   # the paused readings of the heap gauge
     await asyncio.sleep(warmup)
     await pause(ctl, args.request_timeout)
     res["warmup_s"], res["warm"] = warmup, ctl.rec
     res["start"] = await proc.settle() if proc else (None, None)
+    res["heap_start"] = await heap_live(m.http, ctl_conn, args.request_timeout)
+    ctl_conn.close()   # reopened for the end reading: idle, the daemon would time it out
     ctl.rec = Recorder()
     cpu0 = (os.times(), proc.cpu_s() if proc else None)
     sampler = asyncio.ensure_future(sample_resources(proc, res["samples"], args.sample_interval)) \
@@ -1074,6 +1087,8 @@ async def load(args, m, proc, res):
         if cpu0[1] is not None and cpu1 is not None:
             res["daemon_cpu_s"] = cpu1 - cpu0[1]
         res["end"] = await proc.settle(want=res["start"][1])
+    res["heap_end"] = await heap_live(m.http, ctl_conn, args.request_timeout)
+    ctl_conn.close()
     ctl.stopping = True
     ctl.go.set()
     await asyncio.gather(*tasks)
@@ -1086,6 +1101,7 @@ async def soak(args, host, port, pid, res):
     runid = "%06x" % random.Random().randrange(1 << 24)
     m = Model(http, args.seed, runid, 2)
     conn = Conn(host, port)
+    res["heap_before_setup"] = await heap_live(http, conn, args.request_timeout)
     await setup(m, conn, args.request_timeout)
     conn.close()   # idle during the load: the daemon would time it out
     if args.self_test_corrupt == "answer":   # the checker must then report wrong answers
@@ -1104,6 +1120,10 @@ async def soak(args, host, port, pid, res):
         w.conn.close()
     if proc:
         res["after_close"] = await proc.settle(want=res["start"][1] - args.connections)
+    # every layer of the run is gone and every worker connection closed: what the daemon holds
+    # now must be what it held before the setup, block for block (a leak makes it more)
+    res["heap_after_cleanup"] = await heap_live(http, conn, args.request_timeout)
+    conn.close()
 
 
 async def run(args):
@@ -1172,6 +1192,8 @@ def resources(res):
            "series": [{"t_s": t, "rss_kib": r, "fds": f} for r, f, t in res["samples"]]}
     if start[0] is not None and end[0] is not None:
         out["rss_kib"]["growth"] = end[0] - start[0]
+    out["heap_live_allocations"] = {k: res.get("heap_" + k) for k in (
+        "before_setup", "start", "end", "after_cleanup")}
     out["rss_kib"]["sanitizer_runtime"] = res.get("sanitizer_runtime")
     return out
 
@@ -1229,6 +1251,11 @@ def failures(args, res, rep):
     if args.max_rss_growth_kib > 0 and growth is not None and growth > args.max_rss_growth_kib \
             and not res.get("sanitizer_runtime"):
         out.append("RSS grew by %d KiB (limit %d)" % (growth, args.max_rss_growth_kib))
+    heap = r["heap_live_allocations"]
+    if None not in (heap["before_setup"], heap["after_cleanup"]) and \
+            heap["after_cleanup"] != heap["before_setup"]:
+        out.append("heap: %d allocations live before the setup, %d after the cleanup (a leak)" % (
+            heap["before_setup"], heap["after_cleanup"]))
     if r["fds"]["start"] is not None and r["fds"]["end"] != r["fds"]["start"]:
         out.append("descriptors: %r at the start, %r at the end" % (r["fds"]["start"],
                                                                    r["fds"]["end"]))
@@ -1306,6 +1333,10 @@ def print_resources(rep, p):
           fmt(fds["max"], "%d"), fmt(fds["after_client_close"], "%d"),
           fmt(None if fds["start"] is None else fds["start"] - rep["config"]["connections"],
               "%d")))
+    heap = r["heap_live_allocations"]
+    p("daemon heap blocks live (hyperbn_heap_live_allocations): before setup %s, start %s, "
+      "end %s, after cleanup %s" % tuple(fmt(heap[k], "%d") for k in (
+          "before_setup", "start", "end", "after_cleanup")))
     series = r["series"]
     if len(series) >= 4:   # is it flat? RSS at each quarter of the measured phase
         q = [series[min(len(series) - 1, i * len(series) // 4)] for i in range(4)] + [series[-1]]
