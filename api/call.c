@@ -53,6 +53,34 @@ hbn_status hbn_call_respond(hbn_call *call, int http, hbn_strbuf *sb, hbn_err *e
     return HBN_OK;
 }
 
+typedef struct answer_read {
+    hbn_call_print_fn fn;
+    void *arg;
+    hbn_strbuf *sb;
+} answer_read;
+
+static hbn_status answer_read_layer(const hbn_layer *layer, void *arg, hbn_err *err)
+{
+    answer_read *a = arg;
+
+    return a->fn(layer, a->sb, a->arg, err);
+}
+
+hbn_status hbn_call_answer_layer(hbn_call *call, hbn_call_print_fn fn, void *arg, hbn_err *err)
+{
+    const hbn_store *store = &call->api->store;
+    hbn_strbuf sb;
+    answer_read a = {fn, arg, &sb};
+    hbn_status st;
+
+    hbn_strbuf_init(&sb);
+    st = store->ops->read(store->ctx, call->name, answer_read_layer, &a, err);
+    if (st == HBN_OK)
+        st = hbn_call_respond(call, 200, &sb, err);
+    hbn_strbuf_clear(&sb);
+    return st;
+}
+
 bool hbn_call_body_empty(const hbn_call *call)
 {
     size_t i;

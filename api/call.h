@@ -37,6 +37,14 @@ bool hbn_call_media_type_is(const char *ct, const char *type);
  * committed, so that an answer it cannot send never follows a change it made. */
 hbn_status hbn_call_printed(const hbn_strbuf *sb, hbn_err *err);
 
+/* Prints what a GET answers of LAYER into SB (ARG: the route's own argument). */
+typedef hbn_status (*hbn_call_print_fn)(const hbn_layer *layer, hbn_strbuf *sb, void *arg,
+                                        hbn_err *err);
+
+/* Answers 200 with what FN prints of the call's layer, read under its shared lock (the shape of
+ * every GET of one layer's data); the store's status (layer_not_found, ...) or FN's otherwise. */
+hbn_status hbn_call_answer_layer(hbn_call *call, hbn_call_print_fn fn, void *arg, hbn_err *err);
+
 /* Answers HTTP status HTTP with SB's contents as application/json (taking SB's buffer).
  * HBN_E_NO_MEMORY when SB failed. */
 hbn_status hbn_call_respond(hbn_call *call, int http, hbn_strbuf *sb, hbn_err *err);

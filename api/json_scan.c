@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "api/hex.h"
+
 enum { ITER_FIRST = 0, ITER_AFTER_MEMBER = 1, ITER_DONE = 2, ITER_FAILED = 3, ITER_AT_VALUE = 4 };
 
 #define STR_(x) #x
@@ -197,11 +199,7 @@ static int hex4(const char *s, size_t avail)
     if (avail < 4)
         return -1;
     for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int d = hbn_hex_digit(s[i]);
         if (d < 0)
             return -1;
         v = v * 16 + d;

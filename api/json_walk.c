@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "api/hex.h"
+
 static size_t skip_ws(const char *s, size_t len, size_t pos)
 {
     while (pos < len && (s[pos] == ' ' || s[pos] == '\n' || s[pos] == '\r' || s[pos] == '\t'))
@@ -100,18 +102,6 @@ bool hbn_json_walk_next(hbn_json_walk *w, hbn_json_span *key, hbn_json_span *val
     return true;
 }
 
-/* The value of hex digit C, or -1. */
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes the escape at K[*I] (just after the backslash) into *OUT when it stands for one ASCII
  * byte; false otherwise (a non-ASCII character can never equal an ASCII name). */
 static bool unescape_ascii(const char *k, size_t n, size_t *i, char *out)
@@ -133,7 +123,7 @@ static bool unescape_ascii(const char *k, size_t n, size_t *i, char *out)
     if (*i + 5 > n)
         return false;
     for (int d = 1; d <= 4; d++) {
-        int h = hex(k[*i + (size_t)d]);
+        int h = hbn_hex_digit(k[*i + (size_t)d]);
         if (h < 0)
             return false;
         v = v * 16 + h;

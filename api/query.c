@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "api/hex.h"
 #include "api/name.h"
 
 bool hbn_query_parse_int(const char *s, size_t len, int64_t *out, bool *overflow)
@@ -43,17 +44,6 @@ bool hbn_query_parse_int(const char *s, size_t len, int64_t *out, bool *overflow
     return true;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes S[LEN] into OUT[HBN_QUERY_VALUE_MAX]; false on a bad escape, a NUL or
  * overflow. */
 static bool decode_value(const char *s, size_t len, char *out)
@@ -64,8 +54,8 @@ static bool decode_value(const char *s, size_t len, char *out)
         char c = s[i];
 
         if (c == '%') {
-            int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
-            int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+            int hi = i + 2 < len ? hbn_hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < len ? hbn_hex_digit(s[i + 2]) : -1;
 
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return false;

@@ -153,25 +153,17 @@ hbn_status hbn_routes_layers_list(hbn_call *call, hbn_err *err)
     return st;
 }
 
-static hbn_status print_layer(const hbn_layer *layer, void *arg, hbn_err *err)
+static hbn_status print_layer(const hbn_layer *layer, hbn_strbuf *sb, void *arg, hbn_err *err)
 {
+    (void)arg;
     (void)err;
-    hbn_layer_json_print(arg, layer);
+    hbn_layer_json_print(sb, layer);
     return HBN_OK;
 }
 
 hbn_status hbn_routes_layer_get(hbn_call *call, hbn_err *err)
 {
-    const hbn_store *store = &call->api->store;
-    hbn_strbuf sb;
-    hbn_status st;
-
-    hbn_strbuf_init(&sb);
-    st = store->ops->read(store->ctx, call->name, print_layer, &sb, err);
-    if (st == HBN_OK)
-        st = hbn_call_respond(call, 200, &sb, err);
-    hbn_strbuf_clear(&sb);
-    return st;
+    return hbn_call_answer_layer(call, print_layer, NULL, err);
 }
 
 hbn_status hbn_routes_layer_delete(hbn_call *call, hbn_err *err)
@@ -231,13 +223,15 @@ hbn_status hbn_routes_mode_put(hbn_call *call, hbn_err *err)
 
 /* ---- GET/PUT /v1/layers/{name}/weights --------------------------------------------------- */
 
-/* Appends {"weight": [...], "bias": [...]} of LAYER to SB. HBN_E_NOT_AFFINE, HBN_E_NO_MEMORY. */
-static hbn_status print_weights(hbn_strbuf *sb, const hbn_layer *layer, hbn_err *err)
+/* Appends {"weight": [...], "bias": [...]} of LAYER to SB (an hbn_call_print_fn; ARG unused).
+ * HBN_E_NOT_AFFINE, HBN_E_NO_MEMORY. */
+static hbn_status print_weights(const hbn_layer *layer, hbn_strbuf *sb, void *arg, hbn_err *err)
 {
     int64_t c = hbn_layer_num_features(layer);
     float *w = hbn_malloc((size_t)c * 2 * sizeof *w);
     hbn_status st;
 
+    (void)arg;
     if (w == NULL)
         return hbn_err_set(err, HBN_E_NO_MEMORY, "out of memory while reading weights");
     st = hbn_layer_get_weights(layer, w, w + c, err);
@@ -253,23 +247,9 @@ static hbn_status print_weights(hbn_strbuf *sb, const hbn_layer *layer, hbn_err 
     return st;
 }
 
-static hbn_status read_weights(const hbn_layer *layer, void *arg, hbn_err *err)
-{
-    return print_weights(arg, layer, err);
-}
-
 hbn_status hbn_routes_weights_get(hbn_call *call, hbn_err *err)
 {
-    const hbn_store *store = &call->api->store;
-    hbn_strbuf sb;
-    hbn_status st;
-
-    hbn_strbuf_init(&sb);
-    st = store->ops->read(store->ctx, call->name, read_weights, &sb, err);
-    if (st == HBN_OK)
-        st = hbn_call_respond(call, 200, &sb, err);
-    hbn_strbuf_clear(&sb);
-    return st;
+    return hbn_call_answer_layer(call, print_weights, NULL, err);
 }
 
 typedef struct weights_args {
@@ -293,7 +273,7 @@ static hbn_status set_weights(hbn_layer *layer, void *arg, hbn_err *err)
     st = hbn_layer_set_weights(layer, hbn_call_floats(&a->weight), a->weight.numel,
                                hbn_call_floats(&a->bias), a->bias.numel, err);
     if (st == HBN_OK)
-        st = print_weights(a->sb, layer, err);
+        st = print_weights(layer, a->sb, NULL, err);
     return st;
 }
 

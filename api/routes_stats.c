@@ -107,33 +107,19 @@ hbn_status hbn_routes_checkpoint(hbn_call *call, hbn_err *err)
 
 /* ---- GET /v1/layers/{name}/stats[/{id}] -------------------------------------------------- */
 
-typedef struct read_args {
-    hbn_strbuf *sb;
-    int64_t id; /* -1: the latest slot */
-} read_args;
-
-static hbn_status read_slot(const hbn_layer *layer, void *arg, hbn_err *err)
+/* Prints slot *ARG (an int64_t; -1: the latest) of LAYER into SB (an hbn_call_print_fn). */
+static hbn_status read_slot(const hbn_layer *layer, hbn_strbuf *sb, void *arg, hbn_err *err)
 {
-    const read_args *a = arg;
-    hbn_status st = check_slot(layer, a->id, err);
+    int64_t id = *(const int64_t *)arg;
+    hbn_status st = check_slot(layer, id, err);
 
-    return st == HBN_OK ? print_slot(a->sb, layer, a->id, err) : st;
+    return st == HBN_OK ? print_slot(sb, layer, id, err) : st;
 }
 
 /* Answers slot ID (-1: latest) of the call's layer. */
 static hbn_status get_slot(hbn_call *call, int64_t id, hbn_err *err)
 {
-    const hbn_store *store = &call->api->store;
-    hbn_strbuf sb;
-    read_args a = {&sb, id};
-    hbn_status st;
-
-    hbn_strbuf_init(&sb);
-    st = store->ops->read(store->ctx, call->name, read_slot, &a, err);
-    if (st == HBN_OK)
-        st = hbn_call_respond(call, 200, &sb, err);
-    hbn_strbuf_clear(&sb);
-    return st;
+    return hbn_call_answer_layer(call, read_slot, &id, err);
 }
 
 hbn_status hbn_routes_stats_latest(hbn_call *call, hbn_err *err)
