@@ -20,16 +20,22 @@ bool hbn_call_media_type_is(const char *ct, const char *type)
     return len == tlen && strncasecmp(ct, type, tlen) == 0;
 }
 
-hbn_status hbn_call_require_json(const hbn_call *call, hbn_err *err)
+hbn_status hbn_call_require_media(const hbn_call *call, const char *type, const char *what,
+                                  hbn_err *err)
 {
     const char *ct = call->req->content_type;
     char shown[64];
 
-    if (ct == NULL || hbn_call_media_type_is(ct, "application/json"))
+    if (ct == NULL || hbn_call_media_type_is(ct, type))
         return HBN_OK;
     hbn_name_excerpt(ct, strlen(ct), shown, sizeof shown);
-    return hbn_err_set(err, HBN_E_UNSUPPORTED_MEDIA_TYPE,
-                       "Content-Type must be application/json, got '%s'", shown);
+    return hbn_err_set(err, HBN_E_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s%s, got '%s'",
+                       type, what, shown);
+}
+
+hbn_status hbn_call_require_json(const hbn_call *call, hbn_err *err)
+{
+    return hbn_call_require_media(call, "application/json", "", err);
 }
 
 hbn_status hbn_call_printed(const hbn_strbuf *sb, hbn_err *err)

@@ -24,8 +24,13 @@ typedef struct hbn_call {
 
 typedef hbn_status (*hbn_call_fn)(hbn_call *call, hbn_err *err);
 
-/* HBN_E_UNSUPPORTED_MEDIA_TYPE unless the request's Content-Type is absent or application/json
- * (parameters such as charset allowed, case-insensitive). */
+/* HBN_E_UNSUPPORTED_MEDIA_TYPE unless the request's Content-Type is absent or media type TYPE
+ * (parameters such as charset allowed, case-insensitive); the message says "Content-Type must be
+ * TYPE" followed by WHAT (may be "") and quotes what was sent. */
+hbn_status hbn_call_require_media(const hbn_call *call, const char *type, const char *what,
+                                  hbn_err *err);
+
+/* hbn_call_require_media for application/json. */
 hbn_status hbn_call_require_json(const hbn_call *call, hbn_err *err);
 
 /* Whether the Content-Type header CT (may be NULL) names media type TYPE, ignoring parameters,

@@ -126,21 +126,6 @@ static hbn_status parse_state_query(const hbn_call *call, hbn_state_options *o, 
 
 /* ---- PUT /v1/layers/{name}/state --------------------------------------------------------- */
 
-/* HBN_E_UNSUPPORTED_MEDIA_TYPE unless the body is sent as application/octet-stream (or without
- * a Content-Type). */
-static hbn_status require_octets(const hbn_call *call, hbn_err *err)
-{
-    const char *ct = call->req->content_type;
-    char shown[64];
-
-    if (ct == NULL || hbn_call_media_type_is(ct, "application/octet-stream"))
-        return HBN_OK;
-    hbn_name_excerpt(ct, strlen(ct), shown, sizeof shown);
-    return hbn_err_set(err, HBN_E_UNSUPPORTED_MEDIA_TYPE,
-                       "Content-Type must be application/octet-stream (a safetensors file), got "
-                       "'%s'", shown);
-}
-
 /* Decodes the body into *LAYER (NEW) under the slot quota of the store. */
 static hbn_status decode_body(const hbn_call *call, const hbn_state_options *o,
                               hbn_layer **layer, hbn_err *err)
@@ -175,7 +160,7 @@ hbn_status hbn_routes_state_put(hbn_call *call, hbn_err *err)
     hbn_status st;
 
     hbn_strbuf_init(&sb);
-    st = require_octets(call, err);
+    st = hbn_call_require_media(call, "application/octet-stream", " (a safetensors file)", err);
     if (st == HBN_OK)
         st = parse_state_query(call, &o, err);
     if (st == HBN_OK)
