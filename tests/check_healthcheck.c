@@ -204,6 +204,19 @@ static void assert_one_line(const char *what)
     ck_assert_msg(strstr(captured, what) != NULL, "'%s' lacks '%s'", captured, what);
 }
 
+/* Starts the test server answering REPLY, probes http://127.0.0.1:PORT + PATH (into URL[128])
+ * with a 3 s timeout, stops the server; returns the client's exit status. */
+static int probe_local(reply_kind reply, const char *path, char *url)
+{
+    int rc;
+
+    start_server(reply);
+    snprintf(url, 128, "http://127.0.0.1:%u%s", srv.port, path);
+    rc = run_captured(url, 3000);
+    stop_server();
+    return rc;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -216,10 +229,7 @@ START_TEST(test_200_is_healthy)
 {
     char url[128], host[64];
 
-    start_server(REPLY_200);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/v2/health/ready", srv.port);
-    ck_assert_int_eq(run_captured(url, 3000), 0);
-    stop_server();
+    ck_assert_int_eq(probe_local(REPLY_200, "/v2/health/ready", url), 0);
     ck_assert_str_eq(captured, "");
     ck_assert_msg(strncmp(srv.request, "GET /v2/health/ready HTTP/1.1\r\n", 31) == 0, "%s",
                   srv.request);
@@ -233,10 +243,7 @@ START_TEST(test_no_path_means_root)
 {
     char url[128];
 
-    start_server(REPLY_200);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u", srv.port);
-    ck_assert_int_eq(run_captured(url, 3000), 0);
-    stop_server();
+    ck_assert_int_eq(probe_local(REPLY_200, "", url), 0);
     ck_assert_msg(strncmp(srv.request, "GET / HTTP/1.1\r\n", 16) == 0, "%s", srv.request);
 }
 END_TEST
@@ -279,10 +286,7 @@ START_TEST(test_trickled_200)
 {
     char url[128];
 
-    start_server(REPLY_TRICKLE);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", srv.port);
-    ck_assert_int_eq(run_captured(url, 3000), 0);
-    stop_server();
+    ck_assert_int_eq(probe_local(REPLY_TRICKLE, "/", url), 0);
 }
 END_TEST
 
@@ -290,10 +294,7 @@ START_TEST(test_503_is_unhealthy)
 {
     char url[128];
 
-    start_server(REPLY_503);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/v2/health/ready", srv.port);
-    ck_assert_int_eq(run_captured(url, 3000), 1);
-    stop_server();
+    ck_assert_int_eq(probe_local(REPLY_503, "/v2/health/ready", url), 1);
     assert_one_line("503");
     ck_assert_ptr_nonnull(strstr(captured, url));
 }
@@ -303,10 +304,7 @@ START_TEST(test_garbage_is_unhealthy)
 {
     char url[128];
 
-    start_server(REPLY_GARBAGE);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", srv.port);
-    ck_assert_int_eq(run_captured(url, 3000), 1);
-    stop_server();
+    ck_assert_int_eq(probe_local(REPLY_GARBAGE, "/", url), 1);
     assert_one_line("malformed answer");
 }
 END_TEST
@@ -315,10 +313,7 @@ START_TEST(test_hangup_is_unhealthy)
 {
     char url[128];
 
-    start_server(REPLY_HANGUP);
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", srv.port);
-    ck_assert_int_eq(run_captured(url, 3000), 1);
-    stop_server();
+    ck_assert_int_eq(probe_local(REPLY_HANGUP, "/", url), 1);
     assert_one_line("closed without an answer");
 }
 END_TEST
