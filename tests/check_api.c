@@ -159,6 +159,16 @@ char *test_snapshot(void)
     return out;
 }
 
+void test_snapshot_same(char *before, const char *what)
+{
+    char *after = test_snapshot();
+
+    ck_assert_msg(strcmp(before, after) == 0, "%s changed state:\n%s\n---\n%s", what, before,
+                  after);
+    free(before);
+    free(after);
+}
+
 double test_num(const cJSON *o, const char *name)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -543,7 +553,7 @@ START_TEST(test_forward_given_stats_train)
 {
     double mu[2], s2[2], rm[2], rv[2], want[8];
     float got[8], stats[2];
-    char *before, *after;
+    char *before;
     test_reply r;
     int j;
 
@@ -573,17 +583,14 @@ START_TEST(test_forward_given_stats_train)
                                  "stats_id"));
     test_reply_clear(&r);
     /* given statistics never touch the layer's slots */
-    after = test_snapshot();
-    ck_assert_str_eq(before, after);
-    free(before);
-    free(after);
+    test_snapshot_same(before, "a forward with given statistics");
 }
 END_TEST
 
 START_TEST(test_forward_empty_batch)
 {
     test_reply r;
-    char *before, *after;
+    char *before;
 
     test_create("e", "\"num_features\":3");
     before = test_snapshot();
@@ -591,10 +598,7 @@ START_TEST(test_forward_empty_batch)
     ck_assert_int_eq(r.res.http_status, 200);
     ck_assert_ptr_nonnull(strstr(r.text, "{\"outputs\":{\"shape\":[0,3],\"data\":[]}"));
     test_reply_clear(&r);
-    after = test_snapshot();
-    ck_assert_str_eq(before, after);
-    free(before);
-    free(after);
+    test_snapshot_same(before, "an empty forward");
 }
 END_TEST
 

@@ -51,6 +51,9 @@ void test_create(const char *name, const char *options);
  * for each layer, its weights and every statistics slot. */
 char *test_snapshot(void);
 
+/* Fails, naming WHAT, unless the snapshot now equals BEFORE (from test_snapshot, TAKEN: freed). */
+void test_snapshot_same(char *before, const char *what);
+
 /* Member NAME of object O as a number; fails the test when absent or not a number. */
 double test_num(const cJSON *o, const char *name);
 

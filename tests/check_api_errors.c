@@ -419,7 +419,7 @@ START_TEST(test_bad_request)
     char path[512], body[512], what[700];
     const char *payload = b->body;
     size_t len = b->len >= 0 ? (size_t)b->len : 0;
-    char *before, *after;
+    char *before;
     test_reply r;
 
     expand(b->path, path, sizeof path);
@@ -436,11 +436,7 @@ START_TEST(test_bad_request)
     if (b->status == 405)
         ck_assert_ptr_nonnull(test_header(&r, "Allow"));
     test_reply_clear(&r);
-    after = test_snapshot();
-    ck_assert_msg(strcmp(before, after) == 0, "%s changed state:\n%s\n---\n%s", what, before,
-                  after);
-    free(before);
-    free(after);
+    test_snapshot_same(before, what);
 }
 END_TEST
 
@@ -493,7 +489,7 @@ END_TEST
 START_TEST(test_quota_layers)
 {
     test_reply r;
-    char *before, *after;
+    char *before;
 
     test_create("q1", "\"num_features\":1");
     test_create("q2", "\"num_features\":1");
@@ -502,10 +498,7 @@ START_TEST(test_quota_layers)
     test_json(&r, "POST", "/v1/layers", "{\"name\":\"q4\",\"num_features\":1}");
     assert_error(&r, 429, "quota_exceeded", "fourth layer");
     test_reply_clear(&r);
-    after = test_snapshot();
-    ck_assert_str_eq(before, after);
-    free(before);
-    free(after);
+    test_snapshot_same(before, "a create over the layer quota");
     test_expect("DELETE", "/v1/layers/q1", NULL, 204);
     test_create("q4", "\"num_features\":1");
 }
@@ -514,7 +507,7 @@ END_TEST
 START_TEST(test_quota_slots)
 {
     test_reply r;
-    char *before, *after;
+    char *before;
 
     test_create("s", "\"num_features\":1");
     test_expect("POST", "/v1/layers/s/checkpoints", NULL, 201);
@@ -522,10 +515,7 @@ START_TEST(test_quota_slots)
     test_json(&r, "POST", "/v1/layers/s/checkpoints", NULL);
     assert_error(&r, 429, "quota_exceeded", "third slot");
     test_reply_clear(&r);
-    after = test_snapshot();
-    ck_assert_str_eq(before, after);
-    free(before);
-    free(after);
+    test_snapshot_same(before, "a checkpoint over the slot quota");
 }
 END_TEST
 
