@@ -108,6 +108,16 @@ static void expect_error(const reply *r, int status, const char *code)
                   "expected %d %s, got %d %s", status, code, r->res.http_status, r->text);
 }
 
+/* R (cleared here) was the error STATUS CODE and layer s1 does not exist afterwards. */
+static void expect_error_no_s1(reply *r, int status, const char *code)
+{
+    expect_error(r, status, code);
+    reply_clear(r);
+    call(r, "GET", "/v1/layers/s1", NULL, NULL, NULL, 0);
+    expect_error(r, 404, "layer_not_found");
+    reply_clear(r);
+}
+
 /* The NEW bytes of fixture FILE (tests/fixtures/state/FILE). */
 static uint8_t *fixture(const char *file, size_t *len)
 {
@@ -389,11 +399,7 @@ START_TEST(test_state_put_bad_query)
     reply r;
 
     put_state(&r, "s1", bad_queries[_i].query, seed, len);
-    expect_error(&r, bad_queries[_i].status, bad_queries[_i].code);
-    reply_clear(&r);
-    call(&r, "GET", "/v1/layers/s1", NULL, NULL, NULL, 0);
-    expect_error(&r, 404, "layer_not_found");
-    reply_clear(&r);
+    expect_error_no_s1(&r, bad_queries[_i].status, bad_queries[_i].code);
     free(seed);
 }
 END_TEST
@@ -457,11 +463,7 @@ START_TEST(test_state_put_slot_quota)
     reply r;
 
     put_state(&r, "s1", NULL, seed, len);
-    expect_error(&r, 429, "quota_exceeded");
-    reply_clear(&r);
-    call(&r, "GET", "/v1/layers/s1", NULL, NULL, NULL, 0);
-    expect_error(&r, 404, "layer_not_found");
-    reply_clear(&r);
+    expect_error_no_s1(&r, 429, "quota_exceeded");
     free(seed);
 }
 END_TEST
