@@ -4,7 +4,9 @@
  * forward and a same-size memcpy, interleaved so that all three see the same machine noise;
  * medians in microseconds, effective GB/s (bytes read + written). Then the OpenBLAS experiment:
  * per-channel sums via cblas_sgemv x ones, both moments via cblas_dsdot, versus the kernels.
- * Usage: bench_core [--quick] [--forward | --blas]   (--quick: a tenth of the time budget) */
+ * Then the bandwidth floor: a read pass and a map pass alone, and a minimal fused train, beside
+ * the copy and hbn_kernel_train (what the train-bandwidth target asks of the kernels).
+ * Usage: bench_core [--quick] [--forward | --blas | --floor]   (--quick: a tenth of the time) */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,20 +282,207 @@ static void blas_row(const bench_shape *sh)
     free(var);
 }
 
+/* ---- bandwidth floor ---------------------------------------------------------------------- */
+
+/* The least work a train forward can do, without any of the kernels' guarantees (float sums
+ * only, no double, no finiteness or overflow checks): not correct enough for use, only a floor
+ * to compare hbn_kernel_train with. Written with AVX-512 intrinsics (four independent sums per
+ * moment, so that no add waits on the previous one): plain C loops left GCC's output 1.5-2x
+ * slower, which would make a poor floor. Without AVX-512 the section is skipped. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define FLOOR_AVX512 1
+#define FLOOR_HOT __attribute__((target("avx512f")))
+#else
+#define FLOOR_AVX512 0
+#endif
+
+#if FLOOR_AVX512
+/* Adds the float sums of d = x - K and d * d over N runs of S values STRIDE
+ * floats apart at X to *SD, *SQ: the least a statistics pass reads and computes. */
+FLOOR_HOT static void floor_sums(const float *x, int64_t n, int64_t stride, int64_t s, float k,
+                                 float *sd, float *sq)
+{
+    const __m512 vk = _mm512_set1_ps(k);
+    __m512 a[4], q[4];
+    for (int u = 0; u < 4; u++)
+        a[u] = q[u] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i++) {
+        const float *p = x + i * stride;
+        int64_t t = 0;
+        for (; t + 64 <= s; t += 64)
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; u++) {
+                __m512 d = _mm512_sub_ps(_mm512_loadu_ps(p + t + 16 * u), vk);
+                a[u] = _mm512_add_ps(a[u], d);
+                q[u] = _mm512_fmadd_ps(d, d, q[u]);
+            }
+        for (int u = 0; t < s; t += 16, u++) { /* the last < 64 values, masked */
+            __mmask16 m = s - t >= 16 ? 0xffff : (__mmask16)((1u << (s - t)) - 1u);
+            __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, p + t), vk);
+            a[u] = _mm512_add_ps(a[u], d);
+            q[u] = _mm512_fmadd_ps(d, d, q[u]);
+        }
+    }
+    *sd += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
+    *sq += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q[0], q[1]), _mm512_add_ps(q[2], q[3])));
+}
+
+/* Y = X * A + B over LEN values: the least a normalization pass reads,
+ * computes and writes. */
+FLOOR_HOT static void floor_map(const float *x, float *y, int64_t len, float a, float b)
+{
+    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    int64_t t = 0;
+    for (; t + 16 <= len; t += 16)
+        _mm512_storeu_ps(y + t, _mm512_fmadd_ps(_mm512_loadu_ps(x + t), va, vb));
+    if (t < len) {
+        __mmask16 m = (__mmask16)((1u << (len - t)) - 1u);
+        _mm512_mask_storeu_ps(y + t, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + t), va, vb));
+    }
+}
+
+/* Scale A and shift B of a channel from its shifted sums over M values. */
+static void floor_fit(float sd, float sq, float k, double m, float *a, float *b)
+{
+    double mu = (double)sd / m, var = (double)sq / m - mu * mu;
+    *a = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + 1e-5));
+    *b = (float)(-((double)k + mu) * (double)*a);
+}
+
+/* A minimal fused train over (N, C) rows, C a multiple of 64: strips of 64 columns, their sums
+ * down the rows in registers, then the strip normalized while it is in cache. */
+FLOOR_HOT static void floor_train_rows(const float *x, float *y, int64_t n, int64_t c)
+{
+    float a[64], b[64], sd[64], sq[64];
+    for (int64_t j0 = 0; j0 < c; j0 += 64) {
+        __m512 k[4], vs[4], vq[4];
+        for (int u = 0; u < 4; u++) {
+            k[u] = _mm512_loadu_ps(x + j0 + 16 * u);
+            vs[u] = vq[u] = _mm512_setzero_ps();
+        }
+        for (int64_t i = 0; i < n; i++)
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; u++) {
+                __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i * c + j0 + 16 * u), k[u]);
+                vs[u] = _mm512_add_ps(vs[u], d);
+                vq[u] = _mm512_fmadd_ps(d, d, vq[u]);
+            }
+        for (int u = 0; u < 4; u++) {
+            _mm512_storeu_ps(sd + 16 * u, vs[u]);
+            _mm512_storeu_ps(sq + 16 * u, vq[u]);
+        }
+        for (int j = 0; j < 64; j++)
+            floor_fit(sd[j], sq[j], x[j0 + j], (double)n, &a[j], &b[j]);
+        for (int64_t i = 0; i < n; i++)
+#pragma GCC unroll 4
+            for (int u = 0; u < 4; u++) {
+                const __m512 v = _mm512_loadu_ps(x + i * c + j0 + 16 * u);
+                _mm512_storeu_ps(y + i * c + j0 + 16 * u,
+                                 _mm512_fmadd_ps(v, _mm512_loadu_ps(a + 16 * u),
+                                                 _mm512_loadu_ps(b + 16 * u)));
+            }
+    }
+}
+
+/* A minimal fused train over (N, C, S), S > 1: each channel's sums, then the
+ * channel normalized while it is in cache. */
+static void floor_train_planes(const float *x, float *y, int64_t n, int64_t c, int64_t s)
+{
+    for (int64_t j = 0; j < c; j++) {
+        float sd = 0.0f, sq = 0.0f, a, b, k = x[j * s];
+        floor_sums(x + j * s, n, c * s, s, k, &sd, &sq);
+        floor_fit(sd, sq, k, (double)(n * s), &a, &b);
+        for (int64_t i = 0; i < n; i++)
+            floor_map(x + (i * c + j) * s, y + (i * c + j) * s, s, a, b);
+    }
+}
+
+/* One repetition on SH's data into T[0..4]: memcpy, one read pass (floor_sums over the whole
+ * tensor: what any statistics must read), one map pass (floor_map over it: what any
+ * normalization must read and write), the minimal fused train, hbn_kernel_train. */
+static void floor_once(const float *x, float *y, int64_t n, int64_t c, int64_t s, double *mean,
+                       double *var, double *t)
+{
+    float sd = 0.0f, sq = 0.0f;
+    double t0 = now_us();
+    memcpy(y, x, (size_t)(n * c * s) * sizeof *y);
+    double t1 = now_us();
+    floor_sums(x, 1, 0, n * c * s, 0.5f, &sd, &sq);
+    double t2 = now_us();
+    floor_map(x, y, n * c * s, 1.5f, 0.25f);
+    double t3 = now_us();
+    if (s == 1)
+        floor_train_rows(x, y, n, c);
+    else
+        floor_train_planes(x, y, n, c, s);
+    double t4 = now_us();
+    if (hbn_kernel_train(x, y, n, c, s, 1e-5, NULL, NULL, mean, var) != HBN_KERNEL_FINITE)
+        die("non-finite bench data");
+    double t5 = now_us();
+    t[0] = t1 - t0;
+    t[1] = t2 - t1;
+    t[2] = t3 - t2;
+    t[3] = t4 - t3;
+    t[4] = t5 - t4;
+    sink += (double)(sd + sq + y[0]) + mean[0];
+}
+
+/* Times SH's floor and prints one row of medians: microseconds, then the read and map passes as
+ * % of the copy's time, and the minimal train's and the kernel's bandwidth as % of the copy's. */
+static void floor_row(const bench_shape *sh)
+{
+    int64_t n = sh->dims[0], c = sh->dims[1], s = shape_numel(sh) / (n * c);
+    size_t bytes = (size_t)(n * c * s) * sizeof(float);
+    float *x = malloc(bytes), *y = malloc(bytes);
+    double *mean = malloc((size_t)c * sizeof *mean), *var = malloc((size_t)c * sizeof *var);
+    double t[5];
+
+    if (x == NULL || y == NULL || mean == NULL || var == NULL)
+        die("out of memory");
+    fill(x, n * c * s, 3u);
+    memset(y, 0, bytes);
+    floor_once(x, y, n, c, s, mean, var, t);
+    int reps = reps_for(t[0] + t[1] + t[2] + t[3] + t[4]);
+    double *all = malloc(5 * (size_t)reps * sizeof *all);
+    if (all == NULL)
+        die("out of memory");
+    for (int r = 0; r < reps; r++) {
+        floor_once(x, y, n, c, s, mean, var, t);
+        for (int k = 0; k < 5; k++)
+            all[k * reps + r] = t[k];
+    }
+    double med[5];
+    for (int k = 0; k < 5; k++)
+        med[k] = median(all + k * reps, reps);
+    printf("floor %-16s %6d %9.1f %9.1f %9.1f %9.1f %9.1f %7.0f%% %7.0f%% %7.0f%% %7.0f%%\n",
+           sh->label, reps, med[0], med[1], med[2], med[3], med[4], 100.0 * med[1] / med[0],
+           100.0 * med[2] / med[0], 100.0 * med[0] / med[3], 100.0 * med[0] / med[4]);
+    free(all);
+    free(x);
+    free(y);
+    free(mean);
+    free(var);
+}
+
+#endif
+
 int main(int argc, char **argv)
 {
     const char *coretype = getenv("OPENBLAS_CORETYPE");
-    bool forward = true, blas = true;
+    bool forward = true, blas = true, floor = true;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             budget_us /= 10.0;
         else if (strcmp(argv[i], "--forward") == 0)
-            blas = false;
+            blas = floor = false;
         else if (strcmp(argv[i], "--blas") == 0)
-            forward = false;
+            forward = floor = false;
+        else if (strcmp(argv[i], "--floor") == 0)
+            forward = blas = false;
         else
-            die("usage: bench_core [--quick] [--forward | --blas]");
+            die("usage: bench_core [--quick] [--forward | --blas | --floor]");
     }
     openblas_set_num_threads(1);
     if (forward) {
@@ -313,5 +502,18 @@ int main(int argc, char **argv)
         for (int i = 0; i < NSHAPES; i++)
             blas_row(&shapes[i]);
     }
+    if (floor && (!FLOOR_AVX512 || !__builtin_cpu_supports("avx512f")))
+        printf("# bandwidth floor: skipped (written for AVX-512, which this CPU lacks)\n");
+#if FLOOR_AVX512
+    else if (floor) {
+        printf("# bandwidth floor: memcpy; one read pass (float shifted sums); one map pass\n");
+        printf("# (y = x * a + b); a minimal fused train (float sums, no checks); hbn_kernel_train.\n");
+        printf("# read, map: %% of the copy's time; minimal, kernel: bandwidth as %% of the copy's\n");
+        printf("# %-20s %6s %9s %9s %9s %9s %9s %8s %8s %8s %8s\n", "shape", "reps", "copy_us",
+               "read_us", "map_us", "minim_us", "kernel_us", "read", "map", "minimal", "kernel");
+        for (int i = 0; i < NSHAPES; i++)
+            floor_row(&shapes[i]);
+    }
+#endif
     return sink == 42.0 ? 1 : 0;
 }

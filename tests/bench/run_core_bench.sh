@@ -3,7 +3,8 @@
 # Runs tests/bench/bench_core and tests/bench/bench_torch.py alternately RUNS times (the machine
 # is shared and noisy), prints each program's median of the per-run medians, the ratios
 # ours / torch and ours / same-size copy, checks the targets, then the OpenBLAS experiment with
-# the library's own CPU detection and with OPENBLAS_CORETYPE=Haswell (read at load time).
+# the library's own CPU detection and with OPENBLAS_CORETYPE=Haswell (read at load time), then
+# the bandwidth floor (bench_core --floor: read and map passes alone beside the copy).
 # Usage: tests/bench/run_core_bench.sh [BUILD_DIR [RUNS]]   (defaults: . and 3; QUICK=1 for a
 # short run). BUILD_DIR is where `make` built tests/bench/bench_core.
 set -eu
@@ -73,3 +74,5 @@ echo
 "$bench" --blas $quick
 echo
 OPENBLAS_CORETYPE=Haswell "$bench" --blas $quick
+echo
+"$bench" --floor $quick
