@@ -288,7 +288,7 @@ static void blas_row(const bench_shape *sh)
  * only, no double, no finiteness or overflow checks): not correct enough for use, only a floor
  * to compare hbn_kernel_train with. Written with AVX-512 intrinsics (four independent sums per
  * moment, so that no add waits on the previous one): GCC's output for the same passes as plain
- * C loops was 1.6-2.2x slower here, which would make a poor floor. Without AVX-512 the section is skipped. */
+ * C loops was 1.6-2.2x slower here, which would make a poor floor. Skipped without AVX-512. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define FLOOR_AVX512 1
@@ -298,8 +298,8 @@ static void blas_row(const bench_shape *sh)
 #endif
 
 #if FLOOR_AVX512
-/* Adds the float sums of d = x - K and d * d over N runs of S values STRIDE
- * floats apart at X to *SD, *SQ: the least a statistics pass reads and computes. */
+/* Adds the float sums of d = x - K and d * d over N runs of S values STRIDE floats apart at X
+ * to *SD, *SQ: the least a statistics pass reads and computes. */
 FLOOR_HOT static void floor_sums(const float *x, int64_t n, int64_t stride, int64_t s, float k,
                                  float *sd, float *sq)
 {
@@ -324,12 +324,13 @@ FLOOR_HOT static void floor_sums(const float *x, int64_t n, int64_t stride, int6
             q[u] = _mm512_fmadd_ps(d, d, q[u]);
         }
     }
-    *sd += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])));
-    *sq += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q[0], q[1]), _mm512_add_ps(q[2], q[3])));
+    *sd += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]),
+                                              _mm512_add_ps(a[2], a[3])));
+    *sq += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(q[0], q[1]),
+                                              _mm512_add_ps(q[2], q[3])));
 }
 
-/* Y = X * A + B over LEN values: the least a normalization pass reads,
- * computes and writes. */
+/* Y = X * A + B over LEN values: the least a normalization pass reads, computes and writes. */
 FLOOR_HOT static void floor_map(const float *x, float *y, int64_t len, float a, float b)
 {
     const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
@@ -385,8 +386,8 @@ FLOOR_HOT static void floor_train_rows(const float *x, float *y, int64_t n, int6
     }
 }
 
-/* A minimal fused train over (N, C, S), S > 1: each channel's sums, then the
- * channel normalized while it is in cache. */
+/* A minimal fused train over (N, C, S), S > 1: each channel's sums, then the channel normalized
+ * while it is in cache. */
 static void floor_train_planes(const float *x, float *y, int64_t n, int64_t c, int64_t s)
 {
     for (int64_t j = 0; j < c; j++) {
@@ -467,6 +468,21 @@ static void floor_row(const bench_shape *sh)
     free(var);
 }
 
+/* True when this CPU runs the floor's AVX-512 code. */
+static bool floor_supported(void)
+{
+    return __builtin_cpu_supports("avx512f");
+}
+#else
+static bool floor_supported(void)
+{
+    return false;
+}
+
+static void floor_row(const bench_shape *sh)
+{
+    (void)sh;
+}
 #endif
 
 int main(int argc, char **argv)
@@ -504,18 +520,17 @@ int main(int argc, char **argv)
         for (int i = 0; i < NSHAPES; i++)
             blas_row(&shapes[i]);
     }
-    if (floor && (!FLOOR_AVX512 || !__builtin_cpu_supports("avx512f")))
+    if (floor && !floor_supported())
         printf("# bandwidth floor: skipped (written for AVX-512, which this CPU lacks)\n");
-#if FLOOR_AVX512
     else if (floor) {
-        printf("# bandwidth floor: memcpy; one read pass (float shifted sums); one map pass\n");
-        printf("# (y = x * a + b); a minimal fused train (float sums, no checks); hbn_kernel_train.\n");
-        printf("# read, map: %% of the copy's time; minimal, kernel: bandwidth as %% of the copy's\n");
+        printf("# bandwidth floor: memcpy; one read pass (float shifted sums); one map pass\n"
+               "# (y = x * a + b); a minimal fused train (float sums, no checks);\n"
+               "# hbn_kernel_train. read, map: %% of the copy's time; minimal, kernel:\n"
+               "# bandwidth as %% of the copy's\n");
         printf("# %-20s %6s %9s %9s %9s %9s %9s %8s %8s %8s %8s\n", "shape", "reps", "copy_us",
                "read_us", "map_us", "minim_us", "kernel_us", "read", "map", "minimal", "kernel");
         for (int i = 0; i < NSHAPES; i++)
             floor_row(&shapes[i]);
     }
-#endif
     return sink == 42.0 ? 1 : 0;
 }
