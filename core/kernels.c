@@ -35,7 +35,7 @@ enum {
     HBN_PILOT = 256,            /* values whose mean gives a channel its first shift */
     HBN_GROUP_MAX = 32,         /* channels per group (S > 1) */
     HBN_GROUP_BYTES = 1 << 18,  /* input bytes per group: well inside a 1 MiB L2 */
-    HBN_CHUNK = 512,            /* channels per stack-resident chunk (S == 1, normalization) */
+    HBN_CHUNK = 1024,           /* channels per stack-resident chunk (S == 1, normalization) */
     HBN_ROWS = 32,              /* rows summed in float before moving to double (S == 1) */
     HBN_PILOT_ROWS = 16,        /* rows whose mean gives a column its first shift (S == 1) */
     HBN_PREFETCH_L2 = 2,        /* __builtin_prefetch locality: into L2, not L1 */

@@ -22,7 +22,7 @@ typedef struct shape {
 } shape;
 
 /* Shapes of both layouts: S == 1 (rows) and S > 1 (planes). They cover C = 1, N * S = 1,
- * odd sizes, several channel chunks (C > 512), several channel groups (C > 32), runs longer than
+ * odd sizes, several channel chunks (C > 1024), several channel groups (C > 32), runs longer than
  * one float flush (S > 512), channels larger than a group's byte budget, odd row counts. */
 static const shape shapes[] = {
     {1, 1, 1},   {1, 4, 1},    {2, 1, 1},     {7, 3, 1},   {17, 33, 1},  {2, 1, 5},
