@@ -80,12 +80,51 @@ static void die(const char *what)
     exit(EXIT_FAILURE);
 }
 
+enum { MAX_TIMED = 5 }; /* things one repetition of an experiment times */
+
+/* One repetition of an experiment on CTX: the durations of its steps into T. */
+typedef void (*bench_once_fn)(void *ctx, double *t);
+
+/* Runs ONCE on CTX once to calibrate, then as often as the budget allows, interleaving its K
+ * (<= MAX_TIMED) steps; stores their medians in MED[K] and returns the repetitions. */
+static int time_medians(bench_once_fn once, void *ctx, int k, double *med)
+{
+    double t[MAX_TIMED], sum = 0.0;
+    once(ctx, t);
+    for (int i = 0; i < k; i++)
+        sum += t[i];
+    int reps = reps_for(sum);
+    double *all = malloc((size_t)k * (size_t)reps * sizeof *all);
+    if (all == NULL)
+        die("out of memory");
+    for (int r = 0; r < reps; r++) {
+        once(ctx, t);
+        for (int i = 0; i < k; i++)
+            all[i * reps + r] = t[i];
+    }
+    for (int i = 0; i < k; i++)
+        med[i] = median(all + i * reps, reps);
+    free(all);
+    return reps;
+}
+
 /* ---- forward ------------------------------------------------------------------------------ */
 
+/* What forward_once works on. */
+typedef struct forward_ctx {
+    hbn_layer *layer;
+    hbn_forward_args *args;
+    float *y;
+    size_t bytes;
+} forward_ctx;
+
 /* One train forward with its update, one eval forward and one memcpy into T[0..2]. */
-static void forward_once(hbn_layer *layer, hbn_forward_args *args, float *y, size_t bytes,
-                         double *t)
+static void forward_once(void *ctx, double *t)
 {
+    const forward_ctx *fc = ctx;
+    hbn_layer *layer = fc->layer;
+    hbn_forward_args *args = fc->args;
+    float *y = fc->y;
     hbn_forward_result res;
     hbn_err err;
 
@@ -102,7 +141,7 @@ static void forward_once(hbn_layer *layer, hbn_forward_args *args, float *y, siz
         die(err.msg);
     hbn_forward_result_clear(&res);
     double t2 = now_us();
-    memcpy(y, args->inputs, bytes);
+    memcpy(y, args->inputs, fc->bytes);
     double t3 = now_us();
     t[0] = t1 - t0;
     t[1] = t2 - t1;
@@ -120,7 +159,7 @@ static void forward_row(const bench_shape *sh)
     hbn_layer *layer = NULL;
     hbn_forward_args args;
     hbn_err err;
-    double t[3];
+    double t[3], med[3];
 
     if (x == NULL || y == NULL)
         die("out of memory");
@@ -134,25 +173,13 @@ static void forward_row(const bench_shape *sh)
     args.rank = sh->rank;
     memcpy(args.shape, sh->dims, sizeof sh->dims);
     args.has_mode = true;
-    forward_once(layer, &args, y, bytes, t); /* warm-up and calibration */
-    forward_once(layer, &args, y, bytes, t);
-    int reps = reps_for(t[0] + t[1] + t[2]);
-    double *all = malloc(3 * (size_t)reps * sizeof *all);
-    if (all == NULL)
-        die("out of memory");
-    for (int r = 0; r < reps; r++) {
-        forward_once(layer, &args, y, bytes, t);
-        for (int k = 0; k < 3; k++)
-            all[k * reps + r] = t[k];
-    }
-    double med[3];
-    for (int k = 0; k < 3; k++)
-        med[k] = median(all + k * reps, reps);
+    forward_ctx ctx = {layer, &args, y, bytes};
+    forward_once(&ctx, t); /* warm-up */
+    int reps = time_medians(forward_once, &ctx, 3, med);
     double gb = 2.0 * (double)bytes / 1e3; /* bytes read + written, per microsecond -> GB/s */
     printf("forward %-16s %10lld %6d %11.1f %11.1f %11.1f %8.1f %8.1f %8.1f %7.0f%%\n", sh->label,
            (long long)m, reps, med[0], med[1], med[2], gb / med[0], gb / med[1], gb / med[2],
            100.0 * med[2] / med[0]);
-    free(all);
     hbn_layer_free(layer);
     free(x);
     free(y);
@@ -217,13 +244,25 @@ static void loop_sums(const float *x, int64_t n, int64_t c, int64_t s, double *c
         }
 }
 
-/* One repetition of the experiment on SH's data into T[0..3]: sgemv sums, loop sums, the
- * kernels' statistics, dsdot moments (planes only; 0 for S == 1). */
-static void blas_once(const float *x, int64_t n, int64_t c, int64_t s, const float *ones,
-                      float *out, double *ch, double *var, double *t)
+/* What blas_once works on: X (N, C, S), a vector of ones, scratch OUT[N * C], CH[C], VAR[C]. */
+typedef struct blas_ctx {
+    const float *x;
+    int64_t n, c, s;
+    const float *ones;
+    float *out;
+    double *ch, *var;
+} blas_ctx;
+
+/* One repetition of the experiment into T[0..3]: sgemv sums, loop sums, the kernels'
+ * statistics, dsdot moments (planes only; 0 for S == 1). */
+static void blas_once(void *ctx, double *t)
 {
+    const blas_ctx *bc = ctx;
+    const float *x = bc->x, *ones = bc->ones;
+    int64_t n = bc->n, c = bc->c, s = bc->s;
+    double *ch = bc->ch, *var = bc->var;
     double t0 = now_us();
-    blas_sums(x, n, c, s, ones, out, ch);
+    blas_sums(x, n, c, s, ones, bc->out, ch);
     double t1 = now_us();
     loop_sums(x, n, c, s, ch);
     double t2 = now_us();
@@ -248,33 +287,21 @@ static void blas_row(const bench_shape *sh)
     float *x = malloc((size_t)m * sizeof *x), *ones = malloc((size_t)len * sizeof *ones);
     float *out = malloc((size_t)(n * c) * sizeof *out);
     double *ch = malloc((size_t)c * sizeof *ch), *var = malloc((size_t)c * sizeof *var);
-    double t[4];
+    double med[4];
 
     if (x == NULL || ones == NULL || out == NULL || ch == NULL || var == NULL)
         die("out of memory");
     fill(x, m, 2u);
     for (int64_t i = 0; i < len; i++)
         ones[i] = 1.0f;
-    blas_once(x, n, c, s, ones, out, ch, var, t);
-    int reps = reps_for(t[0] + t[1] + t[2] + t[3]);
-    double *all = malloc(4 * (size_t)reps * sizeof *all);
-    if (all == NULL)
-        die("out of memory");
-    for (int r = 0; r < reps; r++) {
-        blas_once(x, n, c, s, ones, out, ch, var, t);
-        for (int k = 0; k < 4; k++)
-            all[k * reps + r] = t[k];
-    }
-    double med[4];
-    for (int k = 0; k < 4; k++)
-        med[k] = median(all + k * reps, reps);
+    blas_ctx ctx = {x, n, c, s, ones, out, ch, var};
+    int reps = time_medians(blas_once, &ctx, 4, med);
     printf("openblas %-16s %6d %13.1f %13.1f %15.1f %9.2f", sh->label, reps, med[0], med[1],
            med[2], med[0] / med[2]);
     if (s > 1)
         printf(" %15.1f %9.2f\n", med[3], med[3] / med[2]);
     else
         printf(" %15s %9s\n", "-", "-");
-    free(all);
     free(x);
     free(ones);
     free(out);
@@ -399,12 +426,24 @@ static void floor_train_planes(const float *x, float *y, int64_t n, int64_t c, i
     }
 }
 
-/* One repetition on SH's data into T[0..4]: memcpy, one read pass (floor_sums over the whole
- * tensor: what any statistics must read), one map pass (floor_map over it: what any
- * normalization must read and write), the minimal fused train, hbn_kernel_train. */
-static void floor_once(const float *x, float *y, int64_t n, int64_t c, int64_t s, double *mean,
-                       double *var, double *t)
+/* What floor_once works on: X (N, C, S), the output Y, the statistics MEAN[C], VAR[C]. */
+typedef struct floor_ctx {
+    const float *x;
+    float *y;
+    int64_t n, c, s;
+    double *mean, *var;
+} floor_ctx;
+
+/* One repetition into T[0..4]: memcpy, one read pass (floor_sums over the whole tensor: what
+ * any statistics must read), one map pass (floor_map over it: what any normalization must read
+ * and write), the minimal fused train, hbn_kernel_train. */
+static void floor_once(void *ctx, double *t)
 {
+    const floor_ctx *fc = ctx;
+    const float *x = fc->x;
+    float *y = fc->y;
+    int64_t n = fc->n, c = fc->c, s = fc->s;
+    double *mean = fc->mean;
     float sd = 0.0f, sq = 0.0f;
     double t0 = now_us();
     memcpy(y, x, (size_t)(n * c * s) * sizeof *y);
@@ -418,7 +457,7 @@ static void floor_once(const float *x, float *y, int64_t n, int64_t c, int64_t s
     else
         floor_train_planes(x, y, n, c, s);
     double t4 = now_us();
-    if (hbn_kernel_train(x, y, n, c, s, 1e-5, NULL, NULL, mean, var) != HBN_KERNEL_FINITE)
+    if (hbn_kernel_train(x, y, n, c, s, 1e-5, NULL, NULL, mean, fc->var) != HBN_KERNEL_FINITE)
         die("non-finite bench data");
     double t5 = now_us();
     t[0] = t1 - t0;
@@ -437,7 +476,7 @@ static void floor_row(const bench_shape *sh)
     size_t bytes = (size_t)(n * c * s) * sizeof(float);
     float *x = malloc(bytes), *y = malloc(bytes);
     double *mean = malloc((size_t)c * sizeof *mean), *var = malloc((size_t)c * sizeof *var);
-    double t[5];
+    double med[5];
 
     if (x == NULL || y == NULL || mean == NULL || var == NULL)
         die("out of memory");
@@ -445,23 +484,11 @@ static void floor_row(const bench_shape *sh)
         die("the floor's (N, C) train needs C a multiple of 64");
     fill(x, n * c * s, 3u);
     memset(y, 0, bytes);
-    floor_once(x, y, n, c, s, mean, var, t);
-    int reps = reps_for(t[0] + t[1] + t[2] + t[3] + t[4]);
-    double *all = malloc(5 * (size_t)reps * sizeof *all);
-    if (all == NULL)
-        die("out of memory");
-    for (int r = 0; r < reps; r++) {
-        floor_once(x, y, n, c, s, mean, var, t);
-        for (int k = 0; k < 5; k++)
-            all[k * reps + r] = t[k];
-    }
-    double med[5];
-    for (int k = 0; k < 5; k++)
-        med[k] = median(all + k * reps, reps);
+    floor_ctx ctx = {x, y, n, c, s, mean, var};
+    int reps = time_medians(floor_once, &ctx, 5, med);
     printf("floor %-16s %6d %9.1f %9.1f %9.1f %9.1f %9.1f %7.0f%% %7.0f%% %7.0f%% %7.0f%%\n",
            sh->label, reps, med[0], med[1], med[2], med[3], med[4], 100.0 * med[1] / med[0],
            100.0 * med[2] / med[0], 100.0 * med[0] / med[3], 100.0 * med[0] / med[4]);
-    free(all);
     free(x);
     free(y);
     free(mean);
