@@ -4,8 +4,9 @@
  * forward and a same-size memcpy, interleaved so that all three see the same machine noise;
  * medians in microseconds, effective GB/s (bytes read + written). Then the OpenBLAS experiment:
  * per-channel sums via cblas_sgemv x ones, both moments via cblas_dsdot, versus the kernels.
- * Then the bandwidth floor: a read pass and a map pass alone, and a minimal fused train, beside
- * the copy and hbn_kernel_train (what the train-bandwidth target asks of the kernels).
+ * Then the bandwidth floor: a read pass and a map pass alone, the memory traffic of a train
+ * without its arithmetic, and a minimal fused train, beside the copy and hbn_kernel_train (what
+ * the train-bandwidth target asks of the kernels).
  * Usage: bench_core [--quick] [--forward | --blas | --floor]   (--quick: a tenth of the time) */
 #include <cblas.h>
 #include <stdio.h>
@@ -370,6 +371,37 @@ FLOOR_HOT static void floor_map(const float *x, float *y, int64_t len, float a, 
     }
 }
 
+/* Values per block of floor_traffic: 128 KiB, well inside L2 (8 to 64 Ki values measured alike). */
+#define FLOOR_BLOCK ((int64_t)1 << 15)
+
+/* The memory traffic of any train, without its arithmetic: LEN values at X read twice and
+ * written once to Y, as a fused train moves them: block b + 1 is read (its "statistics": one
+ * add per vector) while block b, read a moment ago and so still in cache, is mapped to Y with
+ * ordinary stores. Returns the sum, so that the reads are not optimized away. */
+FLOOR_HOT static float floor_traffic(const float *x, float *y, int64_t len)
+{
+    const __m512 va = _mm512_set1_ps(1.5f), vb = _mm512_set1_ps(0.25f);
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    float sd = 0.0f, sq = 0.0f;
+    floor_sums(x, 1, 0, len < FLOOR_BLOCK ? len : FLOOR_BLOCK, 0.0f, &sd, &sq);
+    for (int64_t b0 = 0; b0 < len; b0 += FLOOR_BLOCK) {
+        const int64_t w = len - b0 < FLOOR_BLOCK ? len - b0 : FLOOR_BLOCK;
+        const int64_t next = len - b0 - w < FLOOR_BLOCK ? len - b0 - w : FLOOR_BLOCK;
+        int64_t t = 0;
+        for (; t + 32 <= w; t += 32) {
+            if (t + 32 <= next) {
+                s0 = _mm512_add_ps(s0, _mm512_loadu_ps(x + b0 + w + t));
+                s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x + b0 + w + t + 16));
+            }
+            _mm512_storeu_ps(y + b0 + t, _mm512_fmadd_ps(_mm512_loadu_ps(x + b0 + t), va, vb));
+            _mm512_storeu_ps(y + b0 + t + 16,
+                             _mm512_fmadd_ps(_mm512_loadu_ps(x + b0 + t + 16), va, vb));
+        }
+        floor_map(x + b0 + t, y + b0 + t, w - t, 1.5f, 0.25f);
+    }
+    return sd + _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
 /* Scale A and shift B of a channel from its shifted sums over M values. */
 static void floor_fit(float sd, float sq, float k, double m, float *a, float *b)
 {
@@ -434,9 +466,10 @@ typedef struct floor_ctx {
     double *mean, *var;
 } floor_ctx;
 
-/* One repetition into T[0..4]: memcpy, one read pass (floor_sums over the whole tensor: what
+/* One repetition into T[0..5]: memcpy, one read pass (floor_sums over the whole tensor: what
  * any statistics must read), one map pass (floor_map over it: what any normalization must read
- * and write), the minimal fused train, hbn_kernel_train. */
+ * and write), the traffic of a train (floor_traffic), the minimal fused train,
+ * hbn_kernel_train. */
 static void floor_once(void *ctx, double *t)
 {
     const floor_ctx *fc = ctx;
@@ -452,6 +485,8 @@ static void floor_once(void *ctx, double *t)
     double t2 = now_us();
     floor_map(x, y, n * c * s, 1.5f, 0.25f);
     double t3 = now_us();
+    sd += floor_traffic(x, y, n * c * s);
+    double t3b = now_us();
     if (s == 1)
         floor_train_rows(x, y, n, c);
     else
@@ -463,20 +498,22 @@ static void floor_once(void *ctx, double *t)
     t[0] = t1 - t0;
     t[1] = t2 - t1;
     t[2] = t3 - t2;
-    t[3] = t4 - t3;
-    t[4] = t5 - t4;
+    t[3] = t3b - t3;
+    t[4] = t4 - t3b;
+    t[5] = t5 - t4;
     sink += (double)(sd + sq + y[0]) + mean[0];
 }
 
 /* Times SH's floor and prints one row of medians: microseconds, then the read and map passes as
- * % of the copy's time, and the minimal train's and the kernel's bandwidth as % of the copy's. */
+ * % of the copy's time, and the bandwidth of the traffic pass, the minimal train and the kernel
+ * as % of the copy's. */
 static void floor_row(const bench_shape *sh)
 {
     int64_t n = sh->dims[0], c = sh->dims[1], s = shape_numel(sh) / (n * c);
     size_t bytes = (size_t)(n * c * s) * sizeof(float);
     float *x = malloc(bytes), *y = malloc(bytes);
     double *mean = malloc((size_t)c * sizeof *mean), *var = malloc((size_t)c * sizeof *var);
-    double med[5];
+    double med[6];
 
     if (x == NULL || y == NULL || mean == NULL || var == NULL)
         die("out of memory");
@@ -485,10 +522,12 @@ static void floor_row(const bench_shape *sh)
     fill(x, n * c * s, 3u);
     memset(y, 0, bytes);
     floor_ctx ctx = {x, y, n, c, s, mean, var};
-    int reps = time_medians(floor_once, &ctx, 5, med);
-    printf("floor %-16s %6d %9.1f %9.1f %9.1f %9.1f %9.1f %7.0f%% %7.0f%% %7.0f%% %7.0f%%\n",
-           sh->label, reps, med[0], med[1], med[2], med[3], med[4], 100.0 * med[1] / med[0],
-           100.0 * med[2] / med[0], 100.0 * med[0] / med[3], 100.0 * med[0] / med[4]);
+    int reps = time_medians(floor_once, &ctx, 6, med);
+    printf("floor %-16s %6d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6.0f%% %6.0f%% %6.0f%% %6.0f%% "
+           "%6.0f%%\n",
+           sh->label, reps, med[0], med[1], med[2], med[3], med[4], med[5],
+           100.0 * med[1] / med[0], 100.0 * med[2] / med[0], 100.0 * med[0] / med[3],
+           100.0 * med[0] / med[4], 100.0 * med[0] / med[5]);
     free(x);
     free(y);
     free(mean);
@@ -551,11 +590,13 @@ int main(int argc, char **argv)
         printf("# bandwidth floor: skipped (written for AVX-512, which this CPU lacks)\n");
     else if (floor) {
         printf("# bandwidth floor: memcpy; one read pass (float shifted sums); one map pass\n"
-               "# (y = x * a + b); a minimal fused train (float sums, no checks);\n"
-               "# hbn_kernel_train. read, map: %% of the copy's time; minimal, kernel:\n"
-               "# bandwidth as %% of the copy's\n");
-        printf("# %-20s %6s %9s %9s %9s %9s %9s %8s %8s %8s %8s\n", "shape", "reps", "copy_us",
-               "read_us", "map_us", "minim_us", "kernel_us", "read", "map", "minimal", "kernel");
+               "# (y = x * a + b); the traffic of a train with no arithmetic (x read twice,\n"
+               "# the second time from cache, y written once); a minimal fused train (float\n"
+               "# sums, no checks); hbn_kernel_train. read, map: %% of the copy's time;\n"
+               "# traffic, minimal, kernel: bandwidth as %% of the copy's\n");
+        printf("# %-20s %6s %9s %9s %9s %9s %9s %9s %7s %7s %7s %7s %7s\n", "shape", "reps",
+               "copy_us", "read_us", "map_us", "traff_us", "minim_us", "kernel_us", "read", "map",
+               "traffic", "minimal", "kernel");
         for (int i = 0; i < NSHAPES; i++)
             floor_row(&shapes[i]);
     }
