@@ -4,7 +4,8 @@
 # is shared and noisy), prints each program's median of the per-run medians, the ratios
 # ours / torch and ours / same-size copy, checks the targets, then the OpenBLAS experiment with
 # the library's own CPU detection and with OPENBLAS_CORETYPE=Haswell (read at load time), then
-# the bandwidth floor (bench_core --floor: read and map passes alone beside the copy).
+# the bandwidth floor (bench_core --floor: read and map passes alone, and the traffic of a train
+# without arithmetic, beside the copy).
 # Usage: tests/bench/run_core_bench.sh [BUILD_DIR [RUNS]]   (defaults: . and 3; QUICK=1 for a
 # short run). BUILD_DIR is where `make` built tests/bench/bench_core.
 set -eu
