@@ -338,6 +338,8 @@ static void b_m1_override(call_ctx *cx)
     cx->args.mode = HBN_MODE_TRAIN;
 }
 static void b_m1_nan(call_ctx *cx) { b_m1(cx); cx->x[3] = NAN; }
+static void b_m1_var_negative(call_ctx *cx) { b_m1(cx); b_var_negative(cx); } /* rule 4 first */
+static void b_m1_weight_nan(call_ctx *cx) { b_m1(cx); b_weight_nan(cx); }
 /* After rule 5: finite values whose output or update would overflow float32. */
 static void set_channel(call_ctx *cx, int j, float x0, float x1, float x2)
 {
@@ -386,6 +388,21 @@ static void b_update_overflow_nan(call_ctx *cx) { b_update_overflow(cx); cx->x[1
 static void b_update_just_over(call_ctx *cx) /* unbiased 3.42e38 > FLT_MAX */
 {
     set_channel(cx, 1, 1.85e19f, -1.85e19f, 0.0f);
+}
+static void ctx_momentum_null(call_ctx *cx) /* the first batch would replace the slot whole */
+{
+    hbn_config cfg;
+
+    hbn_layer_free(cx->layer);
+    hbn_config_init(&cfg, 4);
+    cfg.has_momentum = false;
+    cx->layer = hbn_test_layer(&cfg);
+}
+static void b_update_overflow_null(call_ctx *cx) { ctx_momentum_null(cx); b_update_overflow(cx); }
+static void b_given_update_overflow_null(call_ctx *cx)
+{
+    ctx_momentum_null(cx);
+    b_given_update_overflow(cx);
 }
 
 typedef struct bad_call {
@@ -451,6 +468,8 @@ static const bad_call bad_calls[] = {
     { b_m1_none_eval, HBN_E_BATCH_TOO_SMALL, "Expected more than 1 value per channel" },
     { b_m1_override, HBN_E_BATCH_TOO_SMALL, "Expected more than 1 value per channel" },
     { b_m1_nan, HBN_E_NON_FINITE, "inputs" },
+    { b_m1_var_negative, HBN_E_INVALID_VALUE, "running_var[1] must be >= 0" },
+    { b_m1_weight_nan, HBN_E_NON_FINITE, "weight[3]" },
     { b_weight_overflow, HBN_E_NON_FINITE,
       "outputs overflow float32 in channel 2 of layer bn1 (weight 3e+38, bias 0," },
     { b_weight_overflow_eval, HBN_E_NON_FINITE,
@@ -472,6 +491,10 @@ static const bad_call bad_calls[] = {
     { b_update_overflow_nan, HBN_E_NON_FINITE, "inputs contains a value that is not finite" },
     { b_update_just_over, HBN_E_NON_FINITE,
       "would overflow float32 in channel 1 (unbiased batch variance 3.42" },
+    { b_update_overflow_null, HBN_E_NON_FINITE,
+      "the update of statistics slot 0 of layer bn1 would overflow float32 in channel 0" },
+    { b_given_update_overflow_null, HBN_E_NON_FINITE,
+      "the updated running_var would overflow float32 in channel 0" },
 };
 
 START_TEST(test_bad_call)
@@ -1172,6 +1195,42 @@ START_TEST(test_given_momentum_null)
 }
 END_TEST
 
+/* Momentum null at the largest count: num_batches_tracked stays at INT64_MAX instead of wrapping
+ * (a wrap to 0 or below would make the factor 1 / 0 or negative), and the statistics, given or
+ * in a slot, stay finite and what they were (a factor of 1 / INT64_MAX rounds away in float). */
+START_TEST(test_count_saturates)
+{
+    hbn_layer *layer = momentum_layer(false, 0.0);
+    int64_t shape[2] = { 5, T_C }, count = -1;
+    float x[5 * T_C], y[5 * T_C], m[T_C], v[T_C];
+    hbn_forward_args args;
+    hbn_forward_result res;
+
+    fill_channels(x, 5, T_C, 1, 11);
+    set_inputs(&args, x, 2, shape);
+    set_given(&args, t_gm, t_gv, T_C);
+    args.has_num_batches_tracked = true;
+    args.num_batches_tracked = INT64_MAX;
+    hbn_forward_result_init(&res);
+    forward_ok(layer, &args, y, &res);
+    ck_assert(res.num_batches_tracked == INT64_MAX);
+    for (int j = 0; j < T_C; j++) {
+        ck_assert_double_eq((double)res.running_mean[j], (double)t_gm[j]);
+        ck_assert_double_eq((double)res.running_var[j], (double)t_gv[j]);
+    }
+    hbn_forward_result_clear(&res);
+    set_slot(layer, 0, t_gm, t_gv, INT64_MAX);
+    train_step(layer, x, 5, T_C, 1, 0, y);
+    ck_assert_int_eq(hbn_layer_get_stats(layer, 0, m, v, &count, NULL, NULL), HBN_OK);
+    ck_assert(count == INT64_MAX);
+    for (int j = 0; j < T_C; j++) {
+        ck_assert_double_eq((double)m[j], (double)t_gm[j]);
+        ck_assert_double_eq((double)v[j], (double)t_gv[j]);
+    }
+    hbn_layer_free(layer);
+}
+END_TEST
+
 /* One case of test_near_overflow_accepted. */
 typedef struct near_case {
     kind_t kind;
@@ -1394,6 +1453,7 @@ Suite *hbn_forward_suite(void)
     tcase_add_test(tc, test_momentum_null_average);
     tcase_add_loop_test(tc, test_momentum_numeric, 0, 3);
     tcase_add_test(tc, test_given_momentum_null);
+    tcase_add_test(tc, test_count_saturates);
     tcase_add_loop_test(tc, test_near_overflow_accepted, 0, COUNT_OF(near_cases));
     suite_add_tcase(s, tc);
     tc = tcase_create("apply_update");
