@@ -81,7 +81,7 @@ static void die(const char *what)
     exit(EXIT_FAILURE);
 }
 
-enum { MAX_TIMED = 5 }; /* things one repetition of an experiment times */
+enum { MAX_TIMED = 7 }; /* things one repetition of an experiment times */
 
 /* One repetition of an experiment on CTX: the durations of its steps into T. */
 typedef void (*bench_once_fn)(void *ctx, double *t);
@@ -91,6 +91,8 @@ typedef void (*bench_once_fn)(void *ctx, double *t);
 static int time_medians(bench_once_fn once, void *ctx, int k, double *med)
 {
     double t[MAX_TIMED], sum = 0.0;
+    if (k > MAX_TIMED)
+        die("time_medians: too many steps");
     once(ctx, t);
     for (int i = 0; i < k; i++)
         sum += t[i];
@@ -377,8 +379,9 @@ FLOOR_HOT static void floor_map(const float *x, float *y, int64_t len, float a, 
 /* The memory traffic of any train, without its arithmetic: LEN values at X read twice and
  * written once to Y, as a fused train moves them: block b + 1 is read (its "statistics": one
  * add per vector) while block b, read a moment ago and so still in cache, is mapped to Y with
- * ordinary stores. Returns the sum, so that the reads are not optimized away. */
-FLOOR_HOT static float floor_traffic(const float *x, float *y, int64_t len)
+ * ordinary stores, or with non-temporal ones (no read of a line before it is written) when NT.
+ * Returns the sum, so that the reads are not optimized away. */
+FLOOR_HOT static float floor_traffic(const float *x, float *y, int64_t len, bool nt)
 {
     const __m512 va = _mm512_set1_ps(1.5f), vb = _mm512_set1_ps(0.25f);
     __m512 s0 = _mm512_setzero_ps(), s1 = s0;
@@ -393,12 +396,19 @@ FLOOR_HOT static float floor_traffic(const float *x, float *y, int64_t len)
                 s0 = _mm512_add_ps(s0, _mm512_loadu_ps(x + b0 + w + t));
                 s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x + b0 + w + t + 16));
             }
-            _mm512_storeu_ps(y + b0 + t, _mm512_fmadd_ps(_mm512_loadu_ps(x + b0 + t), va, vb));
-            _mm512_storeu_ps(y + b0 + t + 16,
-                             _mm512_fmadd_ps(_mm512_loadu_ps(x + b0 + t + 16), va, vb));
+            const __m512 y0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + b0 + t), va, vb);
+            const __m512 y1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + b0 + t + 16), va, vb);
+            if (nt) { /* Y is 64-byte aligned (floor_row), as streams need */
+                _mm512_stream_ps(y + b0 + t, y0);
+                _mm512_stream_ps(y + b0 + t + 16, y1);
+            } else {
+                _mm512_storeu_ps(y + b0 + t, y0);
+                _mm512_storeu_ps(y + b0 + t + 16, y1);
+            }
         }
         floor_map(x + b0 + t, y + b0 + t, w - t, 1.5f, 0.25f);
     }
+    _mm_sfence();
     return sd + _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
@@ -466,10 +476,10 @@ typedef struct floor_ctx {
     double *mean, *var;
 } floor_ctx;
 
-/* One repetition into T[0..5]: memcpy, one read pass (floor_sums over the whole tensor: what
+/* One repetition into T[0..6]: memcpy, one read pass (floor_sums over the whole tensor: what
  * any statistics must read), one map pass (floor_map over it: what any normalization must read
- * and write), the traffic of a train (floor_traffic), the minimal fused train,
- * hbn_kernel_train. */
+ * and write), the traffic of a train (floor_traffic) with ordinary and with non-temporal
+ * stores, the minimal fused train, hbn_kernel_train. */
 static void floor_once(void *ctx, double *t)
 {
     const floor_ctx *fc = ctx;
@@ -485,8 +495,12 @@ static void floor_once(void *ctx, double *t)
     double t2 = now_us();
     floor_map(x, y, n * c * s, 1.5f, 0.25f);
     double t3 = now_us();
-    sd += floor_traffic(x, y, n * c * s);
+    sd += floor_traffic(x, y, n * c * s, false);
     double t3b = now_us();
+    sd += floor_traffic(x, y, n * c * s, true);
+    double t3c = now_us();
+    memcpy(y, x, (size_t)(n * c * s) * sizeof *y); /* Y back in cache, as the other steps see it */
+    double t3d = now_us();
     if (s == 1)
         floor_train_rows(x, y, n, c);
     else
@@ -499,8 +513,9 @@ static void floor_once(void *ctx, double *t)
     t[1] = t2 - t1;
     t[2] = t3 - t2;
     t[3] = t3b - t3;
-    t[4] = t4 - t3b;
-    t[5] = t5 - t4;
+    t[4] = t3c - t3b;
+    t[5] = t4 - t3d;
+    t[6] = t5 - t4;
     sink += (double)(sd + sq + y[0]) + mean[0];
 }
 
@@ -511,9 +526,10 @@ static void floor_row(const bench_shape *sh)
 {
     int64_t n = sh->dims[0], c = sh->dims[1], s = shape_numel(sh) / (n * c);
     size_t bytes = (size_t)(n * c * s) * sizeof(float);
-    float *x = malloc(bytes), *y = malloc(bytes);
+    size_t lines = (bytes + 63) / 64 * 64; /* aligned_alloc's size: a multiple of 64 */
+    float *x = aligned_alloc(64, lines), *y = aligned_alloc(64, lines); /* for the streams */
     double *mean = malloc((size_t)c * sizeof *mean), *var = malloc((size_t)c * sizeof *var);
-    double med[6];
+    double med[7];
 
     if (x == NULL || y == NULL || mean == NULL || var == NULL)
         die("out of memory");
@@ -522,12 +538,12 @@ static void floor_row(const bench_shape *sh)
     fill(x, n * c * s, 3u);
     memset(y, 0, bytes);
     floor_ctx ctx = {x, y, n, c, s, mean, var};
-    int reps = time_medians(floor_once, &ctx, 6, med);
-    printf("floor %-16s %6d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6.0f%% %6.0f%% %6.0f%% %6.0f%% "
-           "%6.0f%%\n",
-           sh->label, reps, med[0], med[1], med[2], med[3], med[4], med[5],
+    int reps = time_medians(floor_once, &ctx, 7, med);
+    printf("floor %-16s %6d %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %5.0f%% %5.0f%% %5.0f%% "
+           "%5.0f%% %5.0f%% %5.0f%%\n",
+           sh->label, reps, med[0], med[1], med[2], med[3], med[4], med[5], med[6],
            100.0 * med[1] / med[0], 100.0 * med[2] / med[0], 100.0 * med[0] / med[3],
-           100.0 * med[0] / med[4], 100.0 * med[0] / med[5]);
+           100.0 * med[0] / med[4], 100.0 * med[0] / med[5], 100.0 * med[0] / med[6]);
     free(x);
     free(y);
     free(mean);
@@ -591,12 +607,13 @@ int main(int argc, char **argv)
     else if (floor) {
         printf("# bandwidth floor: memcpy; one read pass (float shifted sums); one map pass\n"
                "# (y = x * a + b); the traffic of a train with no arithmetic (x read twice,\n"
-               "# the second time from cache, y written once); a minimal fused train (float\n"
-               "# sums, no checks); hbn_kernel_train. read, map: %% of the copy's time;\n"
-               "# traffic, minimal, kernel: bandwidth as %% of the copy's\n");
-        printf("# %-20s %6s %9s %9s %9s %9s %9s %9s %7s %7s %7s %7s %7s\n", "shape", "reps",
-               "copy_us", "read_us", "map_us", "traff_us", "minim_us", "kernel_us", "read", "map",
-               "traffic", "minimal", "kernel");
+               "# the second time from cache, y written once), with ordinary (traf) and\n"
+               "# non-temporal (tr_nt) stores; a minimal fused train (float sums, no checks);\n"
+               "# hbn_kernel_train. read, map: %% of the copy's time; traf, tr_nt, minimal,\n"
+               "# kernel: bandwidth as %% of the copy's\n");
+        printf("# %-20s %6s %8s %8s %8s %8s %8s %8s %8s %6s %6s %6s %6s %6s %6s\n", "shape",
+               "reps", "copy_us", "read_us", "map_us", "traf_us", "tr_nt_us", "minim_us",
+               "kern_us", "read", "map", "traf", "tr_nt", "minim", "kernel");
         for (int i = 0; i < NSHAPES; i++)
             floor_row(&shapes[i]);
     }
