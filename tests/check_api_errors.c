@@ -208,10 +208,17 @@ static const bad_request bad[] = {
     {"PUT", "/v1/layers/frozen/stats/4", NULL, J, "[", -1, 404, "stats_not_found"},
     {"PUT", "/v1/layers/bn/stats/9", NULL, J, "{", -1, 404, "stats_not_found"},
     {"PUT", "/v1/layers/notrack/stats/0", NULL, J, "{", -1, 404, "stats_not_found"},
+    {"PUT", "/v1/layers/frozen/stats/1", NULL, J, "{\"running_mean\":[0,0],\"running_var\":[1,1]}",
+     -1, 404, "stats_not_found"},
+    {"PUT", "/v1/layers/bn/stats/1", NULL, J, "{\"bogus\":1}", -1, 404, "stats_not_found"},
     {"PUT", "/v1/layers/bn/stats/0", NULL, J, "{\"running_mean\":[0,0]}", -1, 400,
      "invalid_argument"},
     {"PUT", "/v1/layers/bn/stats/0", NULL, J,
      "{\"running_mean\":[0,0],\"running_var\":[1,1],\"num_batches_tracked\":-1}", -1, 400,
+     "invalid_argument"},
+    /* precedence: a negative count (structure) before a negative variance (values) */
+    {"PUT", "/v1/layers/bn/stats/0", NULL, J,
+     "{\"running_mean\":[0,0],\"running_var\":[1,-1],\"num_batches_tracked\":-1}", -1, 400,
      "invalid_argument"},
     {"PUT", "/v1/layers/bn/stats/0", NULL, J,
      "{\"running_mean\":[0,0],\"running_var\":[1,1],\"num_batches_tracked\":2.5}", -1, 400,
@@ -256,6 +263,14 @@ static const bad_request bad[] = {
     {"POST", FWD("bn"), NULL, J,
      "{\"inputs\":[[1,2],[3,4]],\"running_mean\":[0,0],\"running_var\":[1,1],"
      "\"num_batches_tracked\":-2}", -1, 400, "invalid_argument"},
+    /* precedence: these structure errors (400) before a ragged shape or a negative variance */
+    {"POST", FWD("bn"), NULL, J, "{\"inputs\":[[1,2],[3]],\"num_batches_tracked\":1}", -1, 400,
+     "invalid_argument"},
+    {"POST", FWD("bn"), NULL, J, "{\"inputs\":[[1,2],[3]],\"running_mean\":[0,0]}", -1, 400,
+     "invalid_argument"},
+    {"POST", FWD("bn"), NULL, J,
+     "{\"inputs\":[[1,2],[3,4]],\"running_mean\":[0,0],\"running_var\":[1,-1],"
+     "\"num_batches_tracked\":-1}", -1, 400, "invalid_argument"},
     {"POST", FWD("bn"), NULL, J, "{\"inputs\":[[1,2],[3,4]],\"weight\":7}", -1, 400,
      "invalid_argument"},
     {"POST", FWD("bn"), NULL, J, "{\"inputs\":{\"shape\":[2,2]}}", -1, 400, "invalid_argument"},
