@@ -563,6 +563,12 @@ START_TEST(test_infer_json_forms)
     ck_assert_msg(r.res.http_status == 200, "%s", r.text);
     ck_assert_str_eq(member(r.json, "id")->valuestring, "a\"b\xc3\xa9");
     reply_clear(&r);
+    call_json(&r, "POST", "/v2/models/bn/infer",
+              "{\"id\":\"\",\"inputs\":[{\"name\":\"inputs\",\"shape\":[1,2],"
+              "\"datatype\":\"FP32\",\"data\":[1,2]}]}");
+    ck_assert_msg(r.res.http_status == 200, "%s", r.text);
+    ck_assert_str_eq(member(r.json, "id")->valuestring, ""); /* an empty id is an id */
+    reply_clear(&r);
 }
 END_TEST
 
@@ -955,11 +961,14 @@ static const bad_case bad[] = {
      "invalid_argument"},
     {NULL, "0", "{\"inputs\":[" IN42 BIN32 "]}", 32, 400, "invalid_json"},
     {NULL, "10", "{\"inputs\":[" IN42 BIN32 "]}", 32, 400, "invalid_json"},
+    {NULL, "+1", "{\"inputs\":[" IN42 BIN32 "]}", 32, 400, "invalid_argument"}, /* body + 1 */
     /* framing: binary sizes */
     {NULL, "=", "{\"inputs\":[" IN42 "\"parameters\":{\"binary_data_size\":16}}]}", 16, 400,
      "invalid_argument"},
     {NULL, "=", "{\"inputs\":[" IN42 BIN32 "]}", 36, 400, "invalid_argument"},
     {NULL, "=", "{\"inputs\":[" IN42 BIN32 "]}", 28, 400, "invalid_argument"},
+    {NULL, "=", "{\"inputs\":[" IN42 "\"parameters\":{\"binary_data_size\":36}}]}", 36, 400,
+     "invalid_argument"}, /* sent as declared, but not what the shape needs */
     {NULL, NULL, "{\"inputs\":[" IN42 BIN32 "]}", 0, 400, "invalid_argument"},
     {NULL, "=", "{\"inputs\":[" IN42 "\"parameters\":{\"binary_data_size\":-32}}]}", 32, 400,
      "invalid_argument"},
@@ -999,6 +1008,8 @@ static const bad_case bad[] = {
     {NULL, NULL, "{\"inputs\":[{\"name\":\"inputs\",\"shape\":[4,2],\"datatype\":\"INT32\","
      "\"data\":" FX_JSON "}]}", 0, 400, "invalid_argument"},
     {NULL, NULL, "{\"inputs\":[{\"name\":\"inputs\",\"shape\":[4,2],\"datatype\":\"fp32\","
+     "\"data\":" FX_JSON "}]}", 0, 400, "invalid_argument"},
+    {NULL, NULL, "{\"inputs\":[{\"name\":\"inputs\",\"shape\":[4,2],\"datatype\":\"FP16\","
      "\"data\":" FX_JSON "}]}", 0, 400, "invalid_argument"},
     {NULL, NULL, "{\"inputs\":[{\"name\":\"inputs\",\"shape\":[4,2.5],\"datatype\":\"FP32\","
      "\"data\":" FX_JSON "}]}", 0, 400, "invalid_argument"},
@@ -1056,6 +1067,7 @@ static const bad_case bad[] = {
     {NULL, NULL, "{\"inputs\":[{\"name\":\"inputs\",\"shape\":[-4,-2],\"datatype\":\"FP32\","
      "\"data\":" FX_JSON "}]}", 0, 422, "shape_mismatch"},
     {NULL, NULL, "{\"inputs\":[" IN42 "\"data\":[1,2,3,4,5,6,7]}]}", 0, 422, "shape_mismatch"},
+    {NULL, NULL, "{\"inputs\":[" IN42 "\"data\":[1,2,3,4,5,6,7,8,9]}]}", 0, 422, "shape_mismatch"},
     {NULL, NULL, "{\"inputs\":[" IN42 "\"data\":[[1,2],[3,4],[5,6],[7]]}]}", 0, 422,
      "shape_mismatch"},
     {NULL, NULL, "{\"inputs\":[{\"name\":\"inputs\",\"shape\":[2,4],\"datatype\":\"FP32\","
@@ -1082,6 +1094,8 @@ static const bad_case bad[] = {
      "\"datatype\":\"FP32\",\"data\":[1,\"x\"]}]}", 0, 400, "invalid_argument"},
     {NULL, NULL, "{\"outputs\":[{\"name\":\"running_mean\"}],\"inputs\":[" IN42
      "\"data\":[1,2,3]}]}", 0, 400, "invalid_argument"},
+    {NULL, NULL, "{\"parameters\":{\"num_batches_tracked\":1},\"inputs\":[" IN42
+     "\"data\":[1,2,3]}]}", 0, 400, "invalid_argument"},
     {NULL, "=", "{\"inputs\":[{\"name\":\"inputs\",\"shape\":[-4,2],\"datatype\":\"FP32\","
      "\"parameters\":{\"binary_data_size\":32}}]}", 36, 400, "invalid_argument"},
     {NULL, NULL, "{\"parameters\":{\"stats_id\":5},\"inputs\":[{\"name\":\"inputs\",\"shape\":"
@@ -1100,14 +1114,20 @@ START_TEST(test_bad_request)
     const bad_case *c = &bad[_i];
     uint8_t *bin = calloc((size_t)c->bin + 1, 1);
     char *before = snapshot(), *after;
+    char beyond[32]; /* IHCL "+1": one byte more than the whole body */
+    const char *ihcl = c->ihcl;
     body b;
     reply r;
 
     for (int i = 0; i + 4 <= c->bin; i += 4)
         put_f32(bin + i, 1.0f + (float)i);
     body_make(&b, c->json, bin, (size_t)c->bin, 1);
-    call(&r, "POST", "/v2/models/bn/infer", c->ctype,
-         c->ihcl != NULL && strcmp(c->ihcl, "=") == 0 ? b.ihcl : c->ihcl, b.p, b.len);
+    snprintf(beyond, sizeof beyond, "%zu", b.len + 1);
+    if (ihcl != NULL && strcmp(ihcl, "=") == 0)
+        ihcl = b.ihcl;
+    else if (ihcl != NULL && strcmp(ihcl, "+1") == 0)
+        ihcl = beyond;
+    call(&r, "POST", "/v2/models/bn/infer", c->ctype, ihcl, b.p, b.len);
     ck_assert_msg(r.res.http_status == c->status, "row %d: %s: expected %d %s, got %d: %s", _i,
                   c->json, c->status, c->code, r.res.http_status, r.text);
     ck_assert_msg(r.json != NULL, "row %d: not JSON: %s", _i, r.text);
