@@ -799,11 +799,10 @@ START_TEST(test_bad_lengths)
 }
 END_TEST
 
-/* The known hyperbn file with its metadata text FROM replaced by TO (same length keeps the
- * header length valid; otherwise the length is rewritten). NEW. */
-static uint8_t *mutated_known(const char *from, const char *to, size_t *len)
+/* LAYER's hyperbn file with its metadata text FROM replaced by TO (same length keeps the header
+ * length valid; otherwise the length is rewritten); frees LAYER. NEW. */
+static uint8_t *mutated(hbn_layer *layer, const char *from, const char *to, size_t *len)
 {
-    hbn_layer *layer = known_layer();
     size_t n = 0, olen = 0, fl = strlen(from), tl = strlen(to);
     char *out = encode(layer, &olen);
     char *at = memmem(out, olen, from, fl);
@@ -825,6 +824,12 @@ static uint8_t *mutated_known(const char *from, const char *to, size_t *len)
     free(out);
     hbn_layer_free(layer);
     return buf;
+}
+
+/* The known hyperbn file with FROM replaced by TO (see mutated). NEW. */
+static uint8_t *mutated_known(const char *from, const char *to, size_t *len)
+{
+    return mutated(known_layer(), from, to, len);
 }
 
 static const char *const meta_cases[][3] = {
@@ -849,6 +854,8 @@ static const char *const meta_cases[][3] = {
      "\"hyperbn.num_batches_tracked\":\"[7,0,2,1]\"", "a JSON array of 3"},
     {"\"hyperbn.num_batches_tracked\":\"[7,0,2]\"", "\"hyperbn.num_batches_tracked\":\"[7,-1,2]\"",
      "a JSON array of 3"},
+    {"\"hyperbn.num_batches_tracked\":\"[7,0,2]\"", "\"hyperbn.num_batches_tracked\":\"[7,0,2]x\"",
+     "a JSON array of 3"},
     {"\"hyperbn.track_running_stats\":\"true\"", "\"hyperbn.track_running_stats\":\"false\"",
      "a layer without running statistics has no slots"},
     {"\"hyperbn.frozen_stats\":\"false\"", "\"hyperbn.frozen_stats\":\"true\"",
@@ -864,6 +871,25 @@ START_TEST(test_bad_metadata)
     uint8_t *buf = mutated_known(meta_cases[_i][0], meta_cases[_i][1], &len);
 
     decode_bad(buf, len, NULL, meta_cases[_i][2]);
+    free(buf);
+}
+END_TEST
+
+/* A frozen layer's one slot counts no batches: a file saying otherwise is refused. */
+START_TEST(test_bad_frozen_count)
+{
+    hbn_config cfg;
+    hbn_layer *layer = NULL;
+    size_t len = 0;
+    uint8_t *buf;
+
+    hbn_config_init(&cfg, 2);
+    cfg.track_running_stats = false;
+    cfg.frozen_stats = true;
+    ck_assert_int_eq(hbn_layer_create("src", &cfg, &layer, NULL), HBN_OK);
+    buf = mutated(layer, "\"hyperbn.num_batches_tracked\":\"[0]\"",
+                  "\"hyperbn.num_batches_tracked\":\"[1]\"", &len);
+    decode_bad(buf, len, NULL, "a frozen_stats layer's slot counts no batches, the state says 1");
     free(buf);
 }
 END_TEST
@@ -985,6 +1011,7 @@ static Suite *state_suite(void)
     tc = tcase_create("bad_files");
     tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, test_bad_lengths);
+    tcase_add_test(tc, test_bad_frozen_count);
     tcase_add_loop_test(tc, test_bad_metadata, 0,
                         (int)(sizeof meta_cases / sizeof meta_cases[0]));
     tcase_add_loop_test(tc, test_bad_num_features_range, 0, 4);
