@@ -354,6 +354,11 @@ START_TEST(test_list_get_delete)
     ck_assert_int_eq((int)test_num(r.json, "num_features"), 4);
     ck_assert_ptr_nonnull(strstr(r.text, "\"param_shapes\":[[4],[4]],\"hyper_shapes\":[[4],[4]]}"));
     test_reply_clear(&r);
+    test_create("one", "\"num_features\":1,\"affine\":false"); /* the smallest C */
+    test_json(&r, "GET", "/v1/layers/one", NULL);
+    ck_assert_ptr_nonnull(strstr(r.text, "\"param_shapes\":[[1],[1]],\"hyper_shapes\":[[1],[1]]}"));
+    test_reply_clear(&r);
+    test_expect("DELETE", "/v1/layers/one", NULL, 204);
 
     test_json(&r, "DELETE", "/v1/layers/alpha", NULL);
     ck_assert_int_eq(r.res.http_status, 204);
