@@ -27,6 +27,7 @@ typedef enum reply_kind {
     REPLY_GARBAGE, /* not an HTTP status line */
     REPLY_TRICKLE, /* a 200 written one byte at a time */
     REPLY_HANGUP,  /* closes without a byte */
+    REPLY_204,     /* a success that is not 200 */
 } reply_kind;
 
 typedef struct fake_server {
@@ -73,6 +74,9 @@ static void serve_reply(int c)
     case REPLY_503:
         send_str(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 16\r\n\r\n"
                     "{\"ready\": false}");
+        break;
+    case REPLY_204:
+        send_str(c, "HTTP/1.1 204 No Content\r\n\r\n");
         break;
     case REPLY_SILENT:
         wait_fd(c, POLLIN); /* the client's close (or WAIT_MS) */
@@ -300,6 +304,16 @@ START_TEST(test_503_is_unhealthy)
 }
 END_TEST
 
+/* Exit 0 only for 200: another 2xx is not the health routes' answer. */
+START_TEST(test_204_is_unhealthy)
+{
+    char url[128];
+
+    ck_assert_int_eq(probe_local(REPLY_204, "/v2/health/ready", url), 1);
+    assert_one_line("204");
+}
+END_TEST
+
 START_TEST(test_garbage_is_unhealthy)
 {
     char url[128];
@@ -399,6 +413,7 @@ static Suite *healthcheck_suite(void)
     tcase_add_test(ok, test_ipv6_literal);
     tcase_add_test(ok, test_trickled_200);
     tcase_add_test(bad, test_503_is_unhealthy);
+    tcase_add_test(bad, test_204_is_unhealthy);
     tcase_add_test(bad, test_garbage_is_unhealthy);
     tcase_add_test(bad, test_hangup_is_unhealthy);
     tcase_add_test(bad, test_refused);

@@ -61,6 +61,7 @@ START_TEST(test_options_defaults)
     ck_assert_uint_ge(o.threads, 1);
     ck_assert_uint_eq(o.max_body_bytes, 64u << 20);
     ck_assert_uint_eq(o.connection_timeout, 30);
+    ck_assert_uint_eq(o.drain_timeout, 25);
     ck_assert_ptr_null(o.api_key_file);
     ck_assert_ptr_null(o.api_key);
     ck_assert(!o.insecure_no_auth && !o.show_help && !o.show_version);
@@ -101,6 +102,7 @@ static const struct bad_case {
     {"--port", NULL, "needs a value"},  {"--insecure-no-auth=1", NULL, "takes no value"},
     {"--host", "", "--host"},           {"8080", NULL, "unknown argument"},
     {"--connection-timeout", "99999999999999999999999", "--connection-timeout"},
+    {"--drain-timeout", "3601", "--drain-timeout"}, {"-port", "1", "unknown argument '-port'"},
 };
 
 START_TEST(test_options_bad_values)
@@ -346,6 +348,7 @@ START_TEST(test_metrics_render)
     hbn_metrics_record(m, "/v1/layers/{name}/checkpoints", 201, 1000, 0);
     hbn_metrics_record(m, "/v1/layers/{name}/checkpoints", 404, 1000, 0);
     hbn_metrics_record(m, "/v1/layers/{name}/checkpoints", 507, 1000, 0);
+    hbn_metrics_record(m, "/v1/layers/{name}/checkpoints", 500, 1000, 0);
     text = render(m);
 #define HAS(s) ck_assert_msg(strstr(text, s) != NULL, "missing: %s", s)
     HAS("# TYPE hyperbn_requests_total counter\n");
@@ -365,7 +368,7 @@ START_TEST(test_metrics_render)
     HAS("hyperbn_request_duration_seconds_count{route=\"/v1/layers/{name}/forward\"} 3\n");
     HAS("hyperbn_forward_elements_total 4096\n");
     HAS("hyperbn_checkpoints_total 2\n");
-    HAS("hyperbn_checkpoint_failures_total 1\n");
+    HAS("hyperbn_checkpoint_failures_total 2\n"); /* 507 and 500, not 404 */
     HAS("hyperbn_layers 3\n");
     HAS("hyperbn_inflight_requests 3\n");
 #undef HAS
