@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -71,6 +72,20 @@ static void start(const char *key, char *const *flags)
 
 static void setup_plain(void) { start(NULL, NULL); }
 static void setup_key(void) { start("s3cret", NULL); }
+
+/* A transport with one flag FLAG set to VALUE. */
+static void start_with(const char *flag, const char *value)
+{
+    static char f[32], v[16];
+    static char *const flags[] = {f, v, NULL};
+
+    snprintf(f, sizeof f, "%s", flag);
+    snprintf(v, sizeof v, "%s", value);
+    start(NULL, flags);
+}
+static void setup_one_connection(void) { start_with("--max-connections", "1"); }
+static void setup_one_per_ip(void) { start_with("--per-ip-connections", "1"); }
+static void setup_idle_timeout(void) { start_with("--connection-timeout", "1"); }
 static void setup_small(void)
 {
     static char f1[] = "--max-body-bytes", v1[] = "200", f2[] = "--threads", v2[] = "1";
@@ -288,6 +303,85 @@ START_TEST(test_api_key)
     ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
                               "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
                               buf), 401);
+    /* and before the framing checks (411, 413), and for paths that are no route */
+    ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\n\r\n", buf), 401);
+    ck_assert_int_eq(exchange("POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Content-Length: 999999999999\r\n\r\n", buf), 401);
+    ck_assert_int_eq(exchange("GET /v1/nope HTTP/1.1\r\nHost: x\r\n\r\n", buf), 401);
+    HAS(buf, "\"code\":\"unauthorized\"");
+}
+END_TEST
+
+/* True when the server closes FD without answering within 5 s (SO_RCVTIMEO of dial). */
+static bool closed_unanswered(int fd)
+{
+    char byte;
+    ssize_t k = recv(fd, &byte, 1, 0);
+
+    return k == 0 || (k < 0 && errno == ECONNRESET);
+}
+
+/* --max-connections 1: while one connection is open, a second is closed unanswered; once the
+ * first is gone, a new one is served. */
+START_TEST(test_connection_limit)
+{
+    char buf[REPLY_MAX];
+    int first = dial(), second;
+
+    send_all(first, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_eq(read_reply(first, buf), 200); /* accepted and kept alive */
+    second = dial();
+    send_all(second, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert(closed_unanswered(second));
+    close(second);
+    close(first);
+    for (int i = 0; i < 200; i++) { /* the server notices the close */
+        int fd = dial(), status;
+        char byte;
+
+        send_all(fd, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+        status = recv(fd, &byte, 1, MSG_PEEK) > 0 ? read_reply(fd, buf) : 0;
+        close(fd);
+        if (status == 200)
+            return;
+        usleep(10000);
+    }
+    ck_abort_msg("no connection served after the first closed");
+}
+END_TEST
+
+/* --per-ip-connections 1: the same as above, from one address. */
+START_TEST(test_per_ip_limit)
+{
+    char buf[REPLY_MAX];
+    int first = dial(), second;
+
+    send_all(first, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_eq(read_reply(first, buf), 200);
+    second = dial();
+    send_all(second, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert(closed_unanswered(second));
+    close(second);
+    close(first);
+}
+END_TEST
+
+/* --connection-timeout 1: an idle connection is closed after about a second. */
+START_TEST(test_idle_timeout)
+{
+    int fd = dial();
+    double t0, t;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t0 = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    ck_assert(closed_unanswered(fd));
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec - t0;
+    ck_assert_msg(t > 0.5 && t < 4.5, "closed after %.2f s", t);
+    close(fd);
 }
 END_TEST
 
@@ -437,6 +531,8 @@ START_TEST(test_alloc_faults)
         ck_assert_msg(status == http_faults[_i].status || (failed > 0 && status == 503),
                       "allocation %ld failing: %d, expected %d or 503:\n%s", k, status,
                       http_faults[_i].status, buf);
+        if (status == 503) /* out of memory is transient: API.md's 503 says when to retry */
+            HAS(buf, "\r\nRetry-After: ");
         if (status == 201) /* undo the create, so the next run creates again */
             ck_assert_int_eq(exchange("DELETE /v1/layers/f HTTP/1.1\r\nHost: x\r\n\r\n",
                                       buf), 204);
@@ -474,6 +570,19 @@ static Suite *http_suite(void)
     tcase_add_checked_fixture(key, setup_key, teardown);
     tcase_add_test(key, test_api_key);
     suite_add_tcase(s, key);
+    TCase *one = tcase_create("max_connections");
+    TCase *per_ip = tcase_create("per_ip_connections");
+    TCase *idle = tcase_create("connection_timeout");
+
+    tcase_add_checked_fixture(one, setup_one_connection, teardown);
+    tcase_add_test(one, test_connection_limit);
+    suite_add_tcase(s, one);
+    tcase_add_checked_fixture(per_ip, setup_one_per_ip, teardown);
+    tcase_add_test(per_ip, test_per_ip_limit);
+    suite_add_tcase(s, per_ip);
+    tcase_add_checked_fixture(idle, setup_idle_timeout, teardown);
+    tcase_add_test(idle, test_idle_timeout);
+    suite_add_tcase(s, idle);
     tcase_add_checked_fixture(faults, setup_plain, teardown);
     tcase_set_timeout(faults, 60);
     tcase_add_loop_test(faults, test_alloc_faults, 0,
