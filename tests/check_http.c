@@ -169,6 +169,15 @@ static int exchange(const char *request, char *buf)
     return status;
 }
 
+/* True when the server closes FD without answering within 5 s (SO_RCVTIMEO of dial). */
+static bool closed_unanswered(int fd)
+{
+    char byte;
+    ssize_t k = recv(fd, &byte, 1, 0);
+
+    return k == 0 || (k < 0 && errno == ECONNRESET);
+}
+
 #define HAS(buf, s) ck_assert_msg(strstr(buf, s) != NULL, "missing '%s' in:\n%s", s, buf)
 
 /* ---- tests ------------------------------------------------------------------------------ */
@@ -234,6 +243,43 @@ START_TEST(test_payload_too_large_early)
     HAS(buf, "\"code\":\"payload_too_large\"");
     HAS(buf, "201 bytes exceeds the limit of 200 bytes");
     ck_assert_ptr_null(strstr(buf, "100 Continue"));
+}
+END_TEST
+
+/* Sends LEN bytes at DATA on FD; false once the peer has closed (or reset) the connection. */
+static bool send_or_closed(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = send(fd, data, len, MSG_NOSIGNAL);
+
+        if (k <= 0)
+            return false;
+        data += k;
+        len -= (size_t)k;
+    }
+    return true;
+}
+
+/* A chunked body over the cap is dropped to its end (to answer 413 then), but not forever:
+ * 64 MiB further on, the connection is closed, so a client cannot hold a thread by streaming. */
+START_TEST(test_endless_chunked)
+{
+    enum { CHUNK = 1 << 20 };
+    static char chunk[CHUNK + 16];
+    static const char start[] = "POST /v1/layers HTTP/1.1\r\nHost: x\r\n"
+                                "Content-Type: application/json\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n";
+    int fd = dial(), head = snprintf(chunk, 16, "%x\r\n", (unsigned)CHUNK);
+    bool open = send_or_closed(fd, start, sizeof start - 1);
+    int sent = 0;
+
+    memset(chunk + head, ' ', CHUNK);
+    memcpy(chunk + head + CHUNK, "\r\n", 2);
+    for (; open && sent < 96; sent++) /* MiB */
+        open = send_or_closed(fd, chunk, (size_t)head + CHUNK + 2);
+    ck_assert_msg(!open || closed_unanswered(fd), "still open after %d MiB", sent);
+    ck_assert_int_ge(sent, 64); /* not before the documented allowance */
+    close(fd);
 }
 END_TEST
 
@@ -313,15 +359,6 @@ START_TEST(test_api_key)
     HAS(buf, "\"code\":\"unauthorized\"");
 }
 END_TEST
-
-/* True when the server closes FD without answering within 5 s (SO_RCVTIMEO of dial). */
-static bool closed_unanswered(int fd)
-{
-    char byte;
-    ssize_t k = recv(fd, &byte, 1, 0);
-
-    return k == 0 || (k < 0 && errno == ECONNRESET);
-}
 
 /* --max-connections 1: while one connection is open, a second is closed unanswered; once the
  * first is gone, a new one is served. */
@@ -565,6 +602,7 @@ static Suite *http_suite(void)
     tcase_add_checked_fixture(small, setup_small, teardown);
     tcase_add_test(small, test_payload_too_large_early);
     tcase_add_test(small, test_chunked);
+    tcase_add_test(small, test_endless_chunked);
     tcase_add_test(small, test_compute_cap);
     suite_add_tcase(s, small);
     tcase_add_checked_fixture(key, setup_key, teardown);
