@@ -1,7 +1,8 @@
 # test_operations.py: the daemon as an operator sees it: health and readiness, /v2, /metrics
 # (counters move by exactly what was sent), X-Request-Id echoed or generated, SIGTERM draining an
-# in-flight request (readiness 503 while draining, exit 0), the command line (--version, --help,
-# a bad flag exits 2) and the refusal to serve a non-loopback address without a key.
+# in-flight request (readiness 503 while draining, new connections refused, exit 0), the command
+# line (--version, --help, a bad flag exits 2) and the refusal to serve a non-loopback address
+# without a key.
 import json
 import re
 import signal
@@ -109,6 +110,29 @@ class Operations(hbn.DaemonCase):
 
 
 class Draining(unittest.TestCase):
+    HELD_BODY = json.dumps({"inputs": [[1.0, 2.0], [3.0, 6.0]]}).encode()
+
+    def hold_forward(self, d):
+        """A forward on layer "slow" of D held in flight: its head sent and answered with 100
+        Continue, its body not yet sent. Returns the socket; finish_forward completes it."""
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        # The request is in flight once the server has read its head and asked for the body.
+        s.sendall(b"POST /v1/layers/slow/forward HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                  b"Expect: 100-continue\r\n\r\n" % len(self.HELD_BODY))
+        interim, _ = hbn.read_response(s)
+        self.assertEqual(interim.status, 100)
+        return s
+
+    def finish_forward(self, s):
+        """Sends the held request's body on S and checks its answer: 200 and the right values."""
+        s.sendall(self.HELD_BODY)
+        resp, _ = hbn.read_response(s)
+        s.close()
+        self.assertEqual(resp.status, 200, resp)
+        hbn.assert_close(hbn.flatten(resp.json()["outputs"])[0],
+                         hbn.normalize([1, 2, 3, 6], [2, 2], [2, 4], [1, 4], 1e-5))
+
     def test_sigterm_drains_in_flight_request(self):
         with hbn.Daemon("--drain-timeout", "20") as d:
             c = d.client()
@@ -119,27 +143,58 @@ class Draining(unittest.TestCase):
             while prober.get("/v2/health/ready").status != 200 and time.monotonic() < deadline:
                 time.sleep(0.01)
             self.assertEqual(prober.get("/v2/health/ready").status, 200)
-            s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
-            body = json.dumps({"inputs": [[1.0, 2.0], [3.0, 6.0]]}).encode()
-            # The request is in flight once the server has read its head and asked for the body.
-            s.sendall(b"POST /v1/layers/slow/forward HTTP/1.1\r\nHost: x\r\n"
-                      b"Content-Type: application/json\r\nContent-Length: %d\r\n"
-                      b"Expect: 100-continue\r\n\r\n" % len(body))
-            interim, _ = hbn.read_response(s)
-            self.assertEqual(interim.status, 100)
+            s = self.hold_forward(d)
             d.signal(signal.SIGTERM)
             ready = self.poll_not_ready(prober)
             prober.close()
             c.close()
-            s.sendall(body)
-            resp, _ = hbn.read_response(s)
-            s.close()
-            self.assertEqual(resp.status, 200, resp)
-            hbn.assert_close(hbn.flatten(resp.json()["outputs"])[0],
-                             hbn.normalize([1, 2, 3, 6], [2, 2], [2, 4], [1, 4], 1e-5))
+            self.finish_forward(s)
             self.assertEqual(d.wait(), 0)
             sys.stderr.write("readiness while draining: %s\n" % ready)
             self.assertIn(ready, ("503", "closed"))
+
+    def test_draining_refuses_new_connections(self):
+        """After SIGTERM, while a request is still in flight, a new connection gets no answer
+        (the listening socket is quiesced), and the held request still completes."""
+        with hbn.Daemon("--drain-timeout", "20") as d:
+            c = d.client()
+            c.create("slow", 2)
+            c.close()
+            s = self.hold_forward(d)
+            self.assertEqual(self.new_connection(d.port), "200")  # the control: served before
+            d.signal(signal.SIGTERM)
+            # Until the drain has begun, a new connection is still served: poll, bounded.
+            deadline = time.monotonic() + 5
+            seen = []
+            while time.monotonic() < deadline:
+                seen.append(self.new_connection(d.port))
+                if seen[-1] in ("refused", "closed"):
+                    break
+                time.sleep(0.02)  # polling interval, not synchronisation
+            self.assertIn(seen[-1], ("refused", "closed"),
+                          "a new connection was still served while draining: %r" % seen[-5:])
+            self.assertTrue(d.alive(), "the daemon exited with a request in flight")
+            self.finish_forward(s)
+            self.assertEqual(d.wait(), 0)
+            sys.stderr.write("new connection while draining: %s after %d tries\n"
+                             % (seen[-1], len(seen)))
+
+    @staticmethod
+    def new_connection(port):
+        """GET /v2/health/live on a new connection to PORT: "refused" when the connection is
+        refused (or reset while connecting: it reached the listening socket as it was shut down),
+        "closed" when the server drops it without an answer, else the answer's status."""
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except (ConnectionRefusedError, ConnectionResetError):
+            return "refused"
+        try:
+            s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            return str(hbn.read_response(s)[0].status)
+        except (OSError, AssertionError):  # reset, or closed before a response head
+            return "closed"
+        finally:
+            s.close()
 
     @staticmethod
     def poll_not_ready(prober):
