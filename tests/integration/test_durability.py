@@ -5,8 +5,9 @@
 # before the reply with interval 0; start-up removes stale temporary files, quarantines a corrupt
 # file and lists it in the ready body; a second daemon on the same directory is refused. With
 # the test build tests/hyperbnd-faults a file operation fails on demand: 507 for ENOSPC, 500
-# otherwise, the old file and the served state unchanged; a failed directory fsync makes the
-# daemon not ready and refuses writes with 503.
+# otherwise, the old file and the served state unchanged; a failed directory fsync (after a write
+# or after a delete's unlink) makes the daemon not ready and refuses writes with 503; a failing
+# background flush is logged once when it starts and once when it ends, not at every tick.
 import array
 import contextlib
 import json
@@ -450,6 +451,55 @@ class Faults(DataDirCase):
         doc = {"inputs": [[1.0, 2.0], [3.0, 5.0]], "mode": "eval"}
         self.c.forward("bn1", doc)
         self.assertIsNotNone(self.d.wait_line(lambda l: "fsync of the data directory" in l, 1))
+
+    def test_directory_fsync_failure_on_delete_makes_the_daemon_not_ready(self):
+        """A delete unlinks and fsyncs the directory: when that fsync fails the delete is an
+        io_error and the daemon is not ready, as after a write."""
+        self.arm("dirsync", "EIO")
+        r = self.c.delete("/v1/layers/bn1")
+        self.assertEqual((r.status, r.code), (500, "io_error"), r)
+        self.arm(None)
+        r = self.c.get("/v2/health/ready")
+        self.assertEqual(r.status, 503, r)
+        self.assertIn("storage failed", r.json()["error"])
+        r = self.c.delete("/v1/layers/bn1")
+        self.assertEqual((r.status, r.code), (503, "unavailable"), r)
+        r = self.c.post("/v1/layers", {"name": "bn2", "num_features": 2})
+        self.assertEqual((r.status, r.code), (503, "unavailable"), r)
+        self.assertFalse(os.path.exists(self.path("bn2")))
+        self.assertEqual(self.c.get("/v1/layers/bn1").status, 200)  # the served layer stays
+        self.assertIsNotNone(self.d.wait_line(
+            lambda l: "fsync of the data directory" in l and "removing layer bn1" in l, 1))
+
+    def test_failing_flush_logged_when_it_starts_and_ends(self):
+        """Background flushes failing for three ticks and more: one "failed" line, one "works
+        again" line, whatever the number of failed ticks."""
+        self.c.close()
+        self.assertEqual(self.d.stop(), 0)
+        with daemon_binary(FAULTS_BINARY):
+            self.d = self.start("--flush-interval", "1",  # the shortest the daemon accepts
+                                env={"HBN_STORAGE_FAULTS": self.faults})
+        self.c = self.d.client()
+        _, failed0 = self.persist_counts()
+        self.arm("write", "EIO")
+        train(self.c, "bn1", random.Random(12), shape=(4, 2))  # dirty: every tick writes it
+        deadline = time.monotonic() + 15
+        failed = failed0
+        while failed < failed0 + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the metrics under a deadline, not synchronising on time
+            failed = self.persist_counts()[1]
+        self.assertGreaterEqual(failed, failed0 + 3, "fewer than three failed flush ticks")
+        self.arm(None)
+        again = self.d.wait_line(lambda l: "flush of train updates works again" in l, 10)
+        self.assertIsNotNone(again, self.d.lines[-20:])
+        self.assertEqual(file_count(self.path("bn1")), 6)  # the 5 of setUp and the train step
+        lines = list(self.d.lines)  # the flusher logs in order: every failed tick's line is in
+        flush_lines = [l for l in lines if "flush of train updates" in l]
+        self.assertEqual(len([l for l in flush_lines if "failed" in l]), 1, flush_lines)
+        self.assertEqual(len([l for l in flush_lines if "works again" in l]), 1, flush_lines)
+        self.assertEqual(len(flush_lines), 2, flush_lines)
+        self.assertLess(lines.index(flush_lines[0]), lines.index(again))
+        self.assertIn("failed", flush_lines[0])
 
 
 if __name__ == "__main__":
