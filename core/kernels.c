@@ -368,17 +368,26 @@ __attribute__((target("avx2"))) static hbn_stream_probe stream_avx2(const float 
 }
 #endif
 
+/* The widest streaming loop stream_pick may choose (hbn_kernel_cap_streams). */
+static hbn_kernel_isa stream_cap = HBN_KERNEL_ISA_AVX512;
+
+void hbn_kernel_cap_streams(hbn_kernel_isa isa)
+{
+    stream_cap = isa;
+}
+
 /* The streaming version for this CPU and NUMEL outputs, or NULL: below HBN_STREAM_BYTES, or
- * without AVX2 (then the ordinary vectorised stores). __builtin_cpu_supports reads what libgcc's
- * constructor found; no ifunc, whose resolver would run before the sanitizers' runtime. */
+ * without AVX2 (then the ordinary vectorised stores), or as capped by stream_cap.
+ * __builtin_cpu_supports reads what libgcc's constructor found; no ifunc, whose resolver would
+ * run before the sanitizers' runtime. */
 static hbn_stream_fn stream_pick(int64_t numel)
 {
     if (numel * (int64_t)sizeof(float) < HBN_STREAM_BYTES)
         return NULL;
 #if HBN_X86
-    if (__builtin_cpu_supports("avx512f"))
+    if (stream_cap >= HBN_KERNEL_ISA_AVX512 && __builtin_cpu_supports("avx512f"))
         return stream_avx512;
-    if (__builtin_cpu_supports("avx2"))
+    if (stream_cap >= HBN_KERNEL_ISA_AVX2 && __builtin_cpu_supports("avx2"))
         return stream_avx2;
 #endif
     return NULL;

@@ -45,4 +45,15 @@ hbn_kernel_check hbn_kernel_train(const float *x, float *y, int64_t n, int64_t c
                                   double eps, const float *weight, const float *bias,
                                   double *mean, double *var);
 
+/* Instruction sets of the hand-written non-temporal store loops (outputs of 16 MiB and more). */
+typedef enum hbn_kernel_isa {
+    HBN_KERNEL_ISA_BASELINE, /* ordinary stores, as for smaller outputs */
+    HBN_KERNEL_ISA_AVX2,
+    HBN_KERNEL_ISA_AVX512    /* the default: the widest this CPU runs */
+} hbn_kernel_isa;
+
+/* Caps the streaming stores at ISA, so that tests on a wide CPU also run the narrower loops that
+ * other CPUs take (the results are the same). Not thread-safe: call while no kernel runs. */
+void hbn_kernel_cap_streams(hbn_kernel_isa isa);
+
 #endif

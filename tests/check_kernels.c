@@ -2,13 +2,17 @@
  * reference loops written here, across both layouts (S == 1 rows, S > 1 planes), C = 1, odd
  * sizes, several channel groups and chunks, N * S = 1; plus in-place use, NULL weight/bias,
  * data with mean 100 / std 1, the paths for awkward data (a first block far from the mean, values
- * near FLT_MAX, constant channels), non-finite input detection at the first, middle and last
- * element, and outputs that overflow float32 on finite inputs, told apart from non-finite inputs
- * (which outrank them). Expected values never come from the code under test. */
+ * near FLT_MAX, constant channels, large values followed by small ones), reads that stay inside
+ * the tensor (guard pages), non-finite input detection at the first, middle and last element and
+ * inside the vector loops, and outputs that overflow float32 on finite inputs, told apart from
+ * non-finite inputs (which outrank them); the streamed outputs' tests run again with the AVX2
+ * and the baseline loops. Expected values never come from the code under test. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/kernels.h"
 #include "tests/check_core.h"
@@ -22,12 +26,13 @@ typedef struct shape {
 } shape;
 
 /* Shapes of both layouts: S == 1 (rows) and S > 1 (planes). They cover C = 1, N * S = 1,
- * odd sizes, several channel chunks (C > 1024), several channel groups (C > 32), runs longer than
- * one float flush (S > 512), channels larger than a group's byte budget, odd row counts. */
+ * odd sizes, several channel chunks (C > 1024, in both layouts), several channel groups
+ * (C > 32), runs longer than one float flush (S > 512), channels larger than a group's byte
+ * budget, odd row counts. */
 static const shape shapes[] = {
     {1, 1, 1},   {1, 4, 1},    {2, 1, 1},     {7, 3, 1},   {17, 33, 1},  {2, 1, 5},
     {1, 1, 999}, {1, 5, 7},    {3, 5, 7},     {5, 2, 19},  {4, 70, 3},   {9, 7, 300},
-    {3, 2, 40000}, {1000, 1, 1}, {41, 1030, 1}, {33, 16, 2}, {6, 37, 49},
+    {3, 2, 40000}, {1000, 1, 1}, {41, 1030, 1}, {33, 16, 2}, {6, 37, 49}, {2, 1030, 2},
 };
 
 /* An output of more than 16 MiB, which the kernels write with non-temporal stores; S odd, so
@@ -128,6 +133,18 @@ static void fill_affine(float *w, float *b, int64_t c)
 static int64_t numel(shape sh)
 {
     return sh.n * sh.c * sh.s;
+}
+
+/* Where the special value of a test goes, for P in [0, POSITIONS): the first, middle and last
+ * element, and one inside the vector loops: rows: row 1 (the second of a pair of rows), column
+ * 3; planes: element 1000 (past the unaligned head of a streamed run). */
+enum { POSITIONS = 4 };
+static int64_t position(shape sh, int p)
+{
+    int64_t m = numel(sh);
+    int64_t at[POSITIONS] = {0, m / 2, m - 1, sh.s == 1 ? sh.c + 3 : 1000};
+
+    return at[p];
 }
 
 /* ---- statistics and train ----------------------------------------------------------------- */
@@ -328,6 +345,78 @@ START_TEST(far_first_shift_is_retried)
 }
 END_TEST
 
+/* A channel of exactly representable values 999.5 / 1000.5 alternating, whose first 256 values
+ * (where its first shift comes from) are 1000 lower: the same, on one plane of 65536 values
+ * and with no noise that could hide a lost retry. */
+START_TEST(far_first_shift_is_retried_exactly)
+{
+    shape sh = {1, 1, 65536};
+    float *x = alloc_floats(numel(sh));
+
+    for (int64_t k = 0; k < sh.s; k++)
+        x[k] = (k % 2 == 0 ? 999.5f : 1000.5f) - (k < 256 ? 1000.0f : 0.0f);
+    check_train(x, sh, 1e-5, NULL, NULL);
+    free(x);
+}
+END_TEST
+
+/* Float partial sums must move to double often enough: a channel whose first values are large
+ * (+-3000) and the rest small ([-1, 1]) loses the small ones' share of the variance (7.6e-5 of
+ * it) when the large squares stay in the float partials; planes (one channel of 2^20 values)
+ * and rows (2^16 rows of 4 channels, the first 32 rows large). */
+START_TEST(float_partials_are_moved_to_double)
+{
+    static const shape layouts[] = {{1, 1, 1 << 20}, {1 << 16, 4, 1}};
+    shape sh = layouts[_i];
+    int64_t m = numel(sh), big = sh.s > 1 ? 512 : 32 * sh.c;
+    float *x = alloc_floats(m);
+    double mean[4], var[4], rm[4], rv[4];
+
+    hbn_test_fill(x, m, 61u, -1.0, 1.0);
+    for (int64_t k = 0; k < big; k++)
+        x[k] = (k / (sh.s > 1 ? 1 : sh.c)) % 2 == 0 ? 3000.0f : -3000.0f;
+    ref_stats(x, sh, rm, rv);
+    ck_assert(hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
+    assert_stats(mean, var, rm, rv, sh.c);
+    free(x);
+}
+END_TEST
+
+/* Loop index: shape * 2 + end. The kernels read nothing outside X: X (and Y) placed right after
+ * (end 0) or right before (end 1) a page that may not be touched, for short runs (S < 16, read
+ * in double), short rows and odd sizes, whose vector loops mask their partial vectors. */
+START_TEST(reads_stay_inside_the_tensor)
+{
+    static const shape small[] = {{1, 2, 7}, {3, 5, 7}, {2, 1, 5}, {7, 3, 1}, {1, 4, 1},
+                                  {5, 2, 19}, {2, 3, 17}};
+    shape sh = small[_i / 2];
+    long page = sysconf(_SC_PAGESIZE);
+    size_t bytes = (size_t)numel(sh) * sizeof(float), span = 3 * (size_t)page;
+    char *map = mmap(NULL, 2 * span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    float *x, *y;
+    double mean[8], var[8], rm[8], rv[8];
+
+    ck_assert(map != MAP_FAILED && bytes <= (size_t)page);
+    for (int k = 0; k < 2; k++) { /* two regions: guard page, data page, guard page */
+        ck_assert_int_eq(mprotect(map + k * span, (size_t)page, PROT_NONE), 0);
+        ck_assert_int_eq(mprotect(map + k * span + 2 * (size_t)page, (size_t)page, PROT_NONE), 0);
+    }
+    x = (float *)(void *)(map + page + (_i % 2 == 0 ? 0 : (size_t)page - bytes));
+    y = (float *)(void *)(map + span + page + (_i % 2 == 0 ? 0 : (size_t)page - bytes));
+    fill_channels(x, sh, 17u, 5.0);
+    ref_stats(x, sh, rm, rv);
+    ck_assert(hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
+    assert_stats(mean, var, rm, rv, sh.c);
+    ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, NULL, NULL, mean, var),
+                     HBN_KERNEL_FINITE);
+    assert_normalized(x, y, sh, rm, rv, 1e-5, NULL, NULL, 2e-6);
+    ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, rm, rv, 1e-5, NULL, NULL),
+                     HBN_KERNEL_FINITE);
+    assert_normalized(x, y, sh, rm, rv, 1e-5, NULL, NULL, 0.0);
+    ck_assert_int_eq(munmap(map, 2 * span), 0);
+}
+END_TEST
+
 /* Values near FLT_MAX overflow float partial sums; the statistics stay exact in double and no
  * finite input is reported as non-finite. */
 START_TEST(huge_values_are_finite)
@@ -400,14 +489,14 @@ static void assert_only_overflow(const float *y, shape sh, int64_t at)
                          (long long)at);
 }
 
-/* Loop index: layout * 3 + where (first, middle, last element). Finite inputs whose output
- * overflows are reported as such by both kernels, out of place and in place, every other output
- * is still written, and train still returns the statistics. */
+/* Loop index: layout * POSITIONS + where (see position). Finite inputs whose output overflows
+ * are reported as such by both kernels, out of place and in place, every other output is still
+ * written, and train still returns the statistics. */
 START_TEST(overflowing_output_is_reported)
 {
-    shape sh = overflow_layouts[_i / 3];
+    shape sh = overflow_layouts[_i / POSITIONS];
     int64_t m = numel(sh);
-    int64_t at = (int64_t[]){0, m / 2, m - 1}[_i % 3];
+    int64_t at = position(sh, _i % POSITIONS);
     float *x = alloc_floats(m), *y = alloc_floats(m), *z = alloc_floats(m);
     float *w = alloc_floats(sh.c);
     double *gm = alloc_doubles(sh.c), *gv = alloc_doubles(sh.c);
@@ -448,14 +537,13 @@ START_TEST(overflowing_output_is_reported)
 }
 END_TEST
 
-/* Loop index: layout * 3 + case. An overflowing output and a NaN input in the same call: the
- * input is reported, whichever comes first in memory, by both kernels, in place too. */
+/* Loop index: layout * POSITIONS + case. An overflowing output and a NaN input in the same
+ * call: the input is reported, whichever comes first in memory, by both kernels, in place too. */
 START_TEST(non_finite_input_outranks_overflow)
 {
-    shape sh = overflow_layouts[_i / 3];
+    shape sh = overflow_layouts[_i / POSITIONS];
     int64_t m = numel(sh);
-    int64_t where[3] = {0, m / 2, m - 1};
-    int64_t at = where[_i % 3], nan_at = where[(_i + 1) % 3];
+    int64_t at = position(sh, _i % POSITIONS), nan_at = position(sh, (_i + 1) % POSITIONS);
     float *x = alloc_floats(m), *y = alloc_floats(m);
     float *w = alloc_floats(sh.c);
     double *gm = alloc_doubles(sh.c), *gv = alloc_doubles(sh.c);
@@ -532,16 +620,15 @@ END_TEST
 
 /* ---- non-finite inputs -------------------------------------------------------------------- */
 
-/* Poisons X (N, C, S) with NaN, +Inf or -Inf (_i % 3) at its first, middle or last element
- * (_i / 3 % 3), in rows, planes or planes written with non-temporal stores (_i / 9): every
- * kernel must report it. */
+/* Poisons X (N, C, S) with NaN, +Inf or -Inf (_i % 3) at one of the positions of position
+ * (_i / 3 % POSITIONS), in rows, planes or planes written with non-temporal stores
+ * (_i / (3 * POSITIONS)): every kernel must report it. */
 START_TEST(non_finite_inputs_are_reported)
 {
     static const shape layouts[] = {{33, 17, 1}, {5, 3, 301}, STREAMED};
     const float poison[] = {NAN, INFINITY, -INFINITY};
-    shape sh = layouts[_i / 9];
+    shape sh = layouts[_i / (3 * POSITIONS)];
     int64_t m = numel(sh);
-    int64_t at[] = {0, m / 2, m - 1};
     float *x = alloc_floats(m), *y = alloc_floats(m);
     double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
     double *gm = alloc_doubles(sh.c), *gv = alloc_doubles(sh.c);
@@ -556,7 +643,7 @@ START_TEST(non_finite_inputs_are_reported)
     ck_assert(hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
     ck_assert_int_eq(hbn_kernel_normalize(x, y, sh.n, sh.c, sh.s, gm, gv, 1e-5, w, NULL),
                      HBN_KERNEL_FINITE);
-    x[at[_i / 3 % 3]] = poison[_i % 3];
+    x[position(sh, _i / 3 % POSITIONS)] = poison[_i % 3];
     ck_assert(!hbn_kernel_batch_stats(x, sh.n, sh.c, sh.s, mean, var));
     ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, NULL, NULL, mean, var),
                      HBN_KERNEL_INPUT_NON_FINITE);
@@ -574,6 +661,40 @@ START_TEST(non_finite_inputs_are_reported)
 }
 END_TEST
 
+/* Fixtures of the narrower streaming loops (hbn_kernel_cap_streams), back to the widest after. */
+static void streams_avx2(void)
+{
+    hbn_kernel_cap_streams(HBN_KERNEL_ISA_AVX2);
+}
+
+static void streams_baseline(void)
+{
+    hbn_kernel_cap_streams(HBN_KERNEL_ISA_BASELINE);
+}
+
+static void streams_widest(void)
+{
+    hbn_kernel_cap_streams(HBN_KERNEL_ISA_AVX512);
+}
+
+/* Adds to SUITE, as test case NAME under the fixture SETUP, every test of an output large
+ * enough to be streamed (the STREAMED layout's loop indices). */
+static void add_streamed_tests(Suite *suite, const char *name, void (*setup)(void))
+{
+    TCase *tc = tcase_create(name);
+    int s = COUNT_OF(overflow_layouts) - 1; /* STREAMED is the last layout of each table */
+
+    tcase_add_checked_fixture(tc, setup, streams_widest);
+    tcase_add_test(tc, streamed_output_matches_reference);
+    tcase_add_loop_test(tc, non_finite_inputs_are_reported, 2 * 3 * POSITIONS,
+                        3 * 3 * POSITIONS);
+    tcase_add_loop_test(tc, overflowing_output_is_reported, s * POSITIONS, (s + 1) * POSITIONS);
+    tcase_add_loop_test(tc, non_finite_input_outranks_overflow, s * POSITIONS,
+                        (s + 1) * POSITIONS);
+    tcase_add_loop_test(tc, large_finite_outputs_are_finite, 4, 5);
+    suite_add_tcase(suite, tc);
+}
+
 Suite *hbn_kernels_suite(void)
 {
     Suite *suite = suite_create("kernels");
@@ -590,17 +711,23 @@ Suite *hbn_kernels_suite(void)
     tcase_add_loop_test(tc, large_mean_keeps_accuracy, 0, COUNT_OF(awkward_shapes));
     tcase_add_loop_test(tc, unrepresentative_start_keeps_accuracy, 0, COUNT_OF(awkward_shapes));
     tcase_add_loop_test(tc, far_first_shift_is_retried, 0, 2);
+    tcase_add_test(tc, far_first_shift_is_retried_exactly);
+    tcase_add_loop_test(tc, float_partials_are_moved_to_double, 0, 2);
+    tcase_add_loop_test(tc, reads_stay_inside_the_tensor, 0, 14);
     tcase_add_loop_test(tc, huge_values_are_finite, 0, COUNT_OF(awkward_shapes));
     tcase_add_loop_test(tc, constant_channels_have_zero_variance, 0, COUNT_OF(awkward_shapes));
     suite_add_tcase(suite, tc);
     tc = tcase_create("non_finite");
-    tcase_add_loop_test(tc, non_finite_inputs_are_reported, 0, 27);
+    tcase_add_loop_test(tc, non_finite_inputs_are_reported, 0, 3 * 3 * POSITIONS);
     suite_add_tcase(suite, tc);
     tc = tcase_create("overflow");
-    tcase_add_loop_test(tc, overflowing_output_is_reported, 0, 3 * COUNT_OF(overflow_layouts));
+    tcase_add_loop_test(tc, overflowing_output_is_reported, 0,
+                        POSITIONS * COUNT_OF(overflow_layouts));
     tcase_add_loop_test(tc, non_finite_input_outranks_overflow, 0,
-                        3 * COUNT_OF(overflow_layouts));
+                        POSITIONS * COUNT_OF(overflow_layouts));
     tcase_add_loop_test(tc, large_finite_outputs_are_finite, 0, 5);
     suite_add_tcase(suite, tc);
+    add_streamed_tests(suite, "streams_avx2", streams_avx2); /* what AVX2-only CPUs run */
+    add_streamed_tests(suite, "streams_baseline", streams_baseline);
     return suite;
 }
