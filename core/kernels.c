@@ -23,7 +23,9 @@
 #define HBN_X86 0
 #define HBN_HOT
 #endif
-#ifdef __SANITIZE_THREAD__ /* --enable-tsan: an ifunc resolver would run before TSan's runtime */
+/* --enable-tsan: an ifunc resolver would run before TSan's runtime. HBN_NO_CLONES: one version,
+ * for the compiler's flags (the tests of the narrower clones' code, tests/check_kernels_isa.c). */
+#if defined(__SANITIZE_THREAD__) || defined(HBN_NO_CLONES)
 #undef HBN_HOT
 #define HBN_HOT
 #endif

@@ -1,5 +1,5 @@
-/* check_core.c: runs every Check suite of core/ (config, layer, forward, kernels) and holds
- * the helpers check_core.h declares. Exit status 0 exactly when every test passed. */
+/* check_core.c: the helpers check_core.h declares, shared by the Check suites of core/ and the
+ * programs that run them (check_core_main.c, check_kernels_isa.c). */
 #include "tests/check_core.h"
 
 #include <stdlib.h>
@@ -92,18 +92,4 @@ hbn_layer *hbn_test_make(enum hbn_test_kind kind, int64_t c, bool affine)
     cfg.frozen_stats = kind == HBN_TEST_FROZEN;
     cfg.learnable_stats = kind == HBN_TEST_LEARNABLE;
     return hbn_test_layer(&cfg);
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(hbn_config_suite());
-    int failed;
-
-    srunner_add_suite(sr, hbn_layer_suite());
-    srunner_add_suite(sr, hbn_forward_suite());
-    srunner_add_suite(sr, hbn_kernels_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
