@@ -581,15 +581,23 @@ START_TEST(test_alloc_faults)
 }
 END_TEST
 
+/* A test case NAME of S whose every test runs against a transport started by SETUP. */
+static TCase *transport_case(Suite *s, const char *name, void (*setup)(void))
+{
+    TCase *tc = tcase_create(name);
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
-    TCase *plain = tcase_create("plain");
-    TCase *small = tcase_create("small_limits");
-    TCase *key = tcase_create("api_key");
-    TCase *faults = tcase_create("alloc_faults");
+    TCase *plain = transport_case(s, "plain", setup_plain);
+    TCase *small = transport_case(s, "small_limits", setup_small);
+    TCase *faults = transport_case(s, "alloc_faults", setup_plain);
 
-    tcase_add_checked_fixture(plain, setup_plain, teardown);
     tcase_add_test(plain, test_live_and_request_ids);
     tcase_add_test(plain, test_keep_alive_and_json_create);
     tcase_add_test(plain, test_length_required);
@@ -598,34 +606,19 @@ static Suite *http_suite(void)
     tcase_add_test(plain, test_raw_paths);
     tcase_add_test(plain, test_metrics_count_requests);
     tcase_add_test(plain, test_drain);
-    suite_add_tcase(s, plain);
-    tcase_add_checked_fixture(small, setup_small, teardown);
     tcase_add_test(small, test_payload_too_large_early);
     tcase_add_test(small, test_chunked);
     tcase_add_test(small, test_endless_chunked);
     tcase_add_test(small, test_compute_cap);
-    suite_add_tcase(s, small);
-    tcase_add_checked_fixture(key, setup_key, teardown);
-    tcase_add_test(key, test_api_key);
-    suite_add_tcase(s, key);
-    TCase *one = tcase_create("max_connections");
-    TCase *per_ip = tcase_create("per_ip_connections");
-    TCase *idle = tcase_create("connection_timeout");
-
-    tcase_add_checked_fixture(one, setup_one_connection, teardown);
-    tcase_add_test(one, test_connection_limit);
-    suite_add_tcase(s, one);
-    tcase_add_checked_fixture(per_ip, setup_one_per_ip, teardown);
-    tcase_add_test(per_ip, test_per_ip_limit);
-    suite_add_tcase(s, per_ip);
-    tcase_add_checked_fixture(idle, setup_idle_timeout, teardown);
-    tcase_add_test(idle, test_idle_timeout);
-    suite_add_tcase(s, idle);
-    tcase_add_checked_fixture(faults, setup_plain, teardown);
+    tcase_add_test(transport_case(s, "api_key", setup_key), test_api_key);
+    tcase_add_test(transport_case(s, "max_connections", setup_one_connection),
+                   test_connection_limit);
+    tcase_add_test(transport_case(s, "per_ip_connections", setup_one_per_ip), test_per_ip_limit);
+    tcase_add_test(transport_case(s, "connection_timeout", setup_idle_timeout),
+                   test_idle_timeout);
     tcase_set_timeout(faults, 60);
     tcase_add_loop_test(faults, test_alloc_faults, 0,
                         (int)(sizeof http_faults / sizeof http_faults[0]));
-    suite_add_tcase(s, faults);
     return s;
 }
 
