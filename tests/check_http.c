@@ -360,25 +360,36 @@ START_TEST(test_api_key)
 }
 END_TEST
 
+#define LIVE "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* With one connection open and served (kept alive), a second one is closed unanswered; closes
+ * both. */
+static void second_connection_closed(void)
+{
+    char buf[REPLY_MAX];
+    int first = dial(), second;
+
+    send_all(first, LIVE);
+    ck_assert_int_eq(read_reply(first, buf), 200); /* accepted and kept alive */
+    second = dial();
+    send_all(second, LIVE);
+    ck_assert(closed_unanswered(second));
+    close(second);
+    close(first);
+}
+
 /* --max-connections 1: while one connection is open, a second is closed unanswered; once the
  * first is gone, a new one is served. */
 START_TEST(test_connection_limit)
 {
     char buf[REPLY_MAX];
-    int first = dial(), second;
 
-    send_all(first, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-    ck_assert_int_eq(read_reply(first, buf), 200); /* accepted and kept alive */
-    second = dial();
-    send_all(second, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-    ck_assert(closed_unanswered(second));
-    close(second);
-    close(first);
+    second_connection_closed();
     for (int i = 0; i < 200; i++) { /* the server notices the close */
         int fd = dial(), status;
         char byte;
 
-        send_all(fd, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+        send_all(fd, LIVE);
         status = recv(fd, &byte, 1, MSG_PEEK) > 0 ? read_reply(fd, buf) : 0;
         close(fd);
         if (status == 200)
@@ -392,31 +403,27 @@ END_TEST
 /* --per-ip-connections 1: the same as above, from one address. */
 START_TEST(test_per_ip_limit)
 {
-    char buf[REPLY_MAX];
-    int first = dial(), second;
-
-    send_all(first, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-    ck_assert_int_eq(read_reply(first, buf), 200);
-    second = dial();
-    send_all(second, "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-    ck_assert(closed_unanswered(second));
-    close(second);
-    close(first);
+    second_connection_closed();
 }
 END_TEST
+
+/* Seconds on the monotonic clock. */
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* --connection-timeout 1: an idle connection is closed after about a second. */
 START_TEST(test_idle_timeout)
 {
     int fd = dial();
-    double t0, t;
-    struct timespec ts;
+    double t0 = now_s(), t;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    t0 = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
     ck_assert(closed_unanswered(fd));
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec - t0;
+    t = now_s() - t0;
     ck_assert_msg(t > 0.5 && t < 4.5, "closed after %.2f s", t);
     close(fd);
 }

@@ -485,38 +485,26 @@ static void floor_once(void *ctx, double *t)
     const floor_ctx *fc = ctx;
     const float *x = fc->x;
     float *y = fc->y;
-    int64_t n = fc->n, c = fc->c, s = fc->s;
-    double *mean = fc->mean;
+    int64_t n = fc->n, c = fc->c, s = fc->s, m = n * c * s;
     float sd = 0.0f, sq = 0.0f;
-    double t0 = now_us();
-    memcpy(y, x, (size_t)(n * c * s) * sizeof *y);
-    double t1 = now_us();
-    floor_sums(x, 1, 0, n * c * s, 0.5f, &sd, &sq);
-    double t2 = now_us();
-    floor_map(x, y, n * c * s, 1.5f, 0.25f);
-    double t3 = now_us();
-    sd += floor_traffic(x, y, n * c * s, false);
-    double t3b = now_us();
-    sd += floor_traffic(x, y, n * c * s, true);
-    double t3c = now_us();
-    memcpy(y, x, (size_t)(n * c * s) * sizeof *y); /* Y back in cache, as the other steps see it */
-    double t3d = now_us();
-    if (s == 1)
-        floor_train_rows(x, y, n, c);
-    else
-        floor_train_planes(x, y, n, c, s);
-    double t4 = now_us();
-    if (hbn_kernel_train(x, y, n, c, s, 1e-5, NULL, NULL, mean, fc->var) != HBN_KERNEL_FINITE)
+    hbn_kernel_check check;
+    double t0;
+    int k = 0;
+
+    /* times WORK into the next T[k] */
+#define FLOOR_STEP(work) (t0 = now_us(), (work), t[k++] = now_us() - t0)
+    FLOOR_STEP(memcpy(y, x, (size_t)m * sizeof *y));
+    FLOOR_STEP(floor_sums(x, 1, 0, m, 0.5f, &sd, &sq));
+    FLOOR_STEP(floor_map(x, y, m, 1.5f, 0.25f));
+    FLOOR_STEP(sd += floor_traffic(x, y, m, false));
+    FLOOR_STEP(sd += floor_traffic(x, y, m, true));
+    memcpy(y, x, (size_t)m * sizeof *y); /* Y back in cache, as the other steps see it */
+    FLOOR_STEP(s == 1 ? floor_train_rows(x, y, n, c) : floor_train_planes(x, y, n, c, s));
+    FLOOR_STEP(check = hbn_kernel_train(x, y, n, c, s, 1e-5, NULL, NULL, fc->mean, fc->var));
+#undef FLOOR_STEP
+    if (check != HBN_KERNEL_FINITE)
         die("non-finite bench data");
-    double t5 = now_us();
-    t[0] = t1 - t0;
-    t[1] = t2 - t1;
-    t[2] = t3 - t2;
-    t[3] = t3b - t3;
-    t[4] = t3c - t3b;
-    t[5] = t4 - t3d;
-    t[6] = t5 - t4;
-    sink += (double)(sd + sq + y[0]) + mean[0];
+    sink += (double)(sd + sq + y[0]) + fc->mean[0];
 }
 
 /* Times SH's floor and prints one row of medians: microseconds, then the read and map passes as

@@ -433,15 +433,22 @@ class Faults(DataDirCase):
         self.assertEqual(self.c.delete("/v1/layers/bn1").status, 204)
         self.assertFalse(os.path.exists(self.path("bn1")))
 
-    def test_directory_fsync_failure_makes_the_daemon_not_ready(self):
-        before = self.c.stats("bn1")
+    def dirsync_fails(self, request):
+        """Runs REQUEST (a callable returning a reply) with the data directory's fsync failing:
+        it must answer 500 io_error, and the daemon must then be not ready because its storage
+        failed. Returns the readiness reply."""
         self.arm("dirsync", "EIO")
-        r = self.c.post("/v1/layers/bn1/checkpoints")
+        r = request()
         self.assertEqual((r.status, r.code), (500, "io_error"), r)
         self.arm(None)
         r = self.c.get("/v2/health/ready")
         self.assertEqual(r.status, 503, r)
         self.assertIn("storage failed", r.json()["error"])
+        return r
+
+    def test_directory_fsync_failure_makes_the_daemon_not_ready(self):
+        before = self.c.stats("bn1")
+        r = self.dirsync_fails(lambda: self.c.post("/v1/layers/bn1/checkpoints"))
         self.assertEqual(r.json()["quarantined"], [])
         r = self.c.put("/v1/layers/bn1/mode", {"mode": "eval"})
         self.assertEqual((r.status, r.code), (503, "unavailable"), r)
@@ -455,13 +462,7 @@ class Faults(DataDirCase):
     def test_directory_fsync_failure_on_delete_makes_the_daemon_not_ready(self):
         """A delete unlinks and fsyncs the directory: when that fsync fails the delete is an
         io_error and the daemon is not ready, as after a write."""
-        self.arm("dirsync", "EIO")
-        r = self.c.delete("/v1/layers/bn1")
-        self.assertEqual((r.status, r.code), (500, "io_error"), r)
-        self.arm(None)
-        r = self.c.get("/v2/health/ready")
-        self.assertEqual(r.status, 503, r)
-        self.assertIn("storage failed", r.json()["error"])
+        self.dirsync_fails(lambda: self.c.delete("/v1/layers/bn1"))
         r = self.c.delete("/v1/layers/bn1")
         self.assertEqual((r.status, r.code), (503, "unavailable"), r)
         r = self.c.post("/v1/layers", {"name": "bn2", "num_features": 2})
