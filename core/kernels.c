@@ -1,12 +1,13 @@
 /* kernels.c: the batch-norm numerics of kernels.h over a row-major (N, C, S) view. Knows nothing
  * of layers, slots or requests; no allocation (scratch is on the stack, < 32 KiB), one thread.
  * S > 1: groups of channels small enough to stay in L2, read in memory order; in train one sweep
- * normalizes a group while it gathers the next group's statistics. S == 1: rows, vectorised
- * across channels. Statistics: sums of d = x - shift (shift near the channel mean) in float
- * lanes moved to double every HBN_FLUSH values, so a large mean costs no accuracy; a shift found
- * too far from the mean is retried once, and an overflow or a non-finite value sends the channel
- * to an exact double path, which also decides finiteness. Normalization probes what it writes
- * (and, in eval, what it reads), so an output that overflows float32 is reported as such. */
+ * normalizes a group while it gathers the next group's statistics; large outputs are written
+ * with non-temporal stores. S == 1: rows, vectorised across channels. Statistics: sums of
+ * d = x - shift (shift near the channel mean) in float lanes over at most HBN_FLUSH values, then
+ * in double, so a large mean costs no accuracy; a shift found too far from the mean is retried
+ * once, and an overflow or a non-finite value sends the channel to an exact double path, which
+ * also decides finiteness. Normalization probes what it writes (and, in eval, what it reads), so
+ * an output that overflows float32 is reported as such. */
 #include "core/kernels.h"
 
 #include <math.h>
@@ -43,10 +44,16 @@ enum {
     HBN_PREFETCH_L2 = 2,        /* __builtin_prefetch locality: into L2, not L1 */
 };
 
-/* Outputs from this size on are written with non-temporal stores (S > 1): they cannot stay in
+/* Outputs from these sizes on are written with non-temporal stores (S > 1): they cannot stay in
  * cache anyway, and a store that skips reading its line first halves the write traffic
- * (measured 1.3-1.5x faster on (32, 64, 56, 56); slower on cache-sized outputs). */
+ * (measured 1.3-1.5x faster on (32, 64, 56, 56); slower on cache-sized outputs). Train streams
+ * from a smaller size: its stores would also evict the channel group that the sweep reads a
+ * second time from L2 (measured with ordinary vs non-temporal stores: 3.2 MB outputs 42-46 % vs
+ * 49-53 % of a copy's bandwidth, 6.4 MB 41-65 % vs 60-86 %, (64, 256, 14, 14) 47-50 % vs
+ * 76-82 %; 2.1 MB 41-46 % vs 35-39 %). Normalization alone gained nothing from streaming
+ * 6.4 MB outputs (111-127 % vs 88-104 %). */
 #define HBN_STREAM_BYTES ((int64_t)16 << 20)
+#define HBN_STREAM_TRAIN_BYTES ((int64_t)3 << 20)
 
 static int64_t min64(int64_t a, int64_t b)
 {
@@ -285,18 +292,25 @@ typedef struct hbn_stream_probe {
     float sum;
 } hbn_stream_probe;
 
-/* apply_run with non-temporal stores (aligned ones: the head up to a 64-byte boundary and the
- * tail are plain), probing inputs and outputs (memory-bound: the inputs' probe costs nothing
- * here). One version per instruction set, since each needs its own intrinsics, chosen by
- * stream_pick. */
-typedef hbn_stream_probe (*hbn_stream_fn)(const float *p, float *q, int64_t len, float hi,
-                                          float a, float b);
+/* apply_run over a row of W consecutive planes of S values at P into Q, map j for plane j of
+ * MAPS, with non-temporal stores (aligned ones: the values before the first 64-byte boundary and
+ * the last partial vector are plain), probing inputs and outputs (memory-bound: the inputs'
+ * probe costs nothing here). One call per row rather than per plane: a plane's head and tail
+ * would otherwise be plain stores into lines the neighbouring planes stream (measured 1.7x slower
+ * on (64, 256, 14, 14)). A vector that straddles two planes takes each lane's map; S >= 16
+ * (stream_pick) makes every vector straddle at most two. One version per instruction set, since
+ * each needs its own intrinsics, chosen by stream_pick. */
+typedef hbn_stream_probe (*hbn_stream_fn)(const float *p, float *q, int64_t w, int64_t s,
+                                          const hbn_maps *maps);
 
 #if HBN_X86
-/* The plain part of a streamed run: values [K, END) of P, probed into *SP. */
-HBN_INLINE void stream_plain(const float *p, float *q, int64_t k, int64_t end, float hi, float a,
-                             float b, hbn_stream_probe *sp)
+/* The plain part of a streamed row: values [K, END) of P, all in the plane of map J of MAPS (a
+ * row's head and tail: fewer than 16 values, at its ends, where planes of S >= 16 leave no
+ * boundary), probed into *SP. */
+HBN_INLINE void stream_plain(const float *p, float *q, int64_t k, int64_t end, int64_t j,
+                             const hbn_maps *maps, hbn_stream_probe *sp)
 {
+    const float hi = maps->hi[j], a = maps->a[j], b = maps->b[j];
     for (; k < end; k++) {
         const float v = (p[k] - hi) * a + b;
         sp->bits |= nonfinite_bit(p[k]);
@@ -313,19 +327,39 @@ static int64_t stream_head(const float *q, int64_t len)
 }
 
 __attribute__((target("avx512f"))) static hbn_stream_probe stream_avx512(const float *p, float *q,
-                                                                         int64_t len, float hi,
-                                                                         float a, float b)
+                                                                         int64_t w, int64_t s,
+                                                                         const hbn_maps *maps)
 {
     hbn_stream_probe sp = {0, 0.0f};
-    int64_t k = stream_head(q, len);
-    stream_plain(p, q, 0, k, hi, a, b, &sp);
-    const __m512 vh = _mm512_set1_ps(hi), va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    const int64_t len = w * s;
+    int64_t k = stream_head(q, len); /* < 16 <= S: plane 0's */
+    int64_t j = 0, end = s;          /* the plane of value K, and where it ends */
+    stream_plain(p, q, 0, k, 0, maps, &sp);
+    __m512 vh = _mm512_set1_ps(maps->hi[0]), va = _mm512_set1_ps(maps->a[0]);
+    __m512 vb = _mm512_set1_ps(maps->b[0]);
     const __m512i exp = _mm512_set1_epi32(0x7f800000), one = _mm512_set1_epi32(0x00800000);
     __m512i acc = _mm512_setzero_si512();
     __m512 ysum = _mm512_setzero_ps();
     for (; k + 16 <= len; k += 16) {
+        __m512 h = vh, a = va, b = vb;
+        if (k + 16 >= end) { /* plane j ends in this vector: from here on, plane j + 1 */
+            if (j + 1 < w) {
+                const __m512 nh = _mm512_set1_ps(maps->hi[j + 1]);
+                const __m512 na = _mm512_set1_ps(maps->a[j + 1]);
+                const __m512 nb = _mm512_set1_ps(maps->b[j + 1]);
+                const __mmask16 next = (__mmask16)(0xffffu << (end - k)); /* 0 when it ends here */
+                h = _mm512_mask_blend_ps(next, vh, nh);
+                a = _mm512_mask_blend_ps(next, va, na);
+                b = _mm512_mask_blend_ps(next, vb, nb);
+                vh = nh;
+                va = na;
+                vb = nb;
+            }
+            j++;
+            end += s;
+        }
         __m512 v = _mm512_loadu_ps(p + k);
-        __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, vh), va), vb);
+        __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, h), a), b);
         __m512i e = _mm512_and_si512(_mm512_castps_si512(v), exp);
         acc = _mm512_or_si512(acc, _mm512_add_epi32(e, one));
         ysum = _mm512_add_ps(ysum, y);
@@ -333,25 +367,46 @@ __attribute__((target("avx512f"))) static hbn_stream_probe stream_avx512(const f
     }
     sp.bits |= (uint32_t)_mm512_reduce_or_epi32(acc);
     sp.sum += _mm512_reduce_add_ps(ysum);
-    stream_plain(p, q, k, len, hi, a, b, &sp);
+    stream_plain(p, q, k, len, w - 1, maps, &sp);
     return sp;
 }
 
-
 __attribute__((target("avx2"))) static hbn_stream_probe stream_avx2(const float *p, float *q,
-                                                                    int64_t len, float hi,
-                                                                    float a, float b)
+                                                                    int64_t w, int64_t s,
+                                                                    const hbn_maps *maps)
 {
     hbn_stream_probe sp = {0, 0.0f};
+    const int64_t len = w * s;
     int64_t k = stream_head(q, len);
-    stream_plain(p, q, 0, k, hi, a, b, &sp);
-    const __m256 vh = _mm256_set1_ps(hi), va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+    int64_t j = 0, end = s;
+    stream_plain(p, q, 0, k, 0, maps, &sp);
+    __m256 vh = _mm256_set1_ps(maps->hi[0]), va = _mm256_set1_ps(maps->a[0]);
+    __m256 vb = _mm256_set1_ps(maps->b[0]);
     const __m256i exp = _mm256_set1_epi32(0x7f800000), one = _mm256_set1_epi32(0x00800000);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i acc = _mm256_setzero_si256();
     __m256 ysum = _mm256_setzero_ps();
     for (; k + 8 <= len; k += 8) {
+        __m256 h = vh, a = va, b = vb;
+        if (k + 8 >= end) {
+            if (j + 1 < w) {
+                const __m256 nh = _mm256_set1_ps(maps->hi[j + 1]);
+                const __m256 na = _mm256_set1_ps(maps->a[j + 1]);
+                const __m256 nb = _mm256_set1_ps(maps->b[j + 1]);
+                const __m256 next = _mm256_castsi256_ps(
+                    _mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)(end - k) - 1)));
+                h = _mm256_blendv_ps(vh, nh, next);
+                a = _mm256_blendv_ps(va, na, next);
+                b = _mm256_blendv_ps(vb, nb, next);
+                vh = nh;
+                va = na;
+                vb = nb;
+            }
+            j++;
+            end += s;
+        }
         __m256 v = _mm256_loadu_ps(p + k);
-        __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, vh), va), vb);
+        __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, h), a), b);
         __m256i e = _mm256_and_si256(_mm256_castps_si256(v), exp);
         acc = _mm256_or_si256(acc, _mm256_add_epi32(e, one));
         ysum = _mm256_add_ps(ysum, y);
@@ -365,7 +420,7 @@ __attribute__((target("avx2"))) static hbn_stream_probe stream_avx2(const float 
         sp.bits |= lanes[l];
         sp.sum += sums[l];
     }
-    stream_plain(p, q, k, len, hi, a, b, &sp);
+    stream_plain(p, q, k, len, w - 1, maps, &sp);
     return sp;
 }
 #endif
@@ -378,13 +433,14 @@ void hbn_kernel_cap_streams(hbn_kernel_isa isa)
     stream_cap = isa;
 }
 
-/* The streaming version for this CPU and NUMEL outputs, or NULL: below HBN_STREAM_BYTES, or
- * without AVX2 (then the ordinary vectorised stores), or as capped by stream_cap.
+/* The streaming version for this CPU and NUMEL outputs in planes of S values, or NULL: below
+ * FROM bytes, planes shorter than a vector of 16, or without AVX2 (then the ordinary vectorised
+ * stores), or as capped by stream_cap.
  * __builtin_cpu_supports reads what libgcc's constructor found; no ifunc, whose resolver would
  * run before the sanitizers' runtime. */
-static hbn_stream_fn stream_pick(int64_t numel)
+static hbn_stream_fn stream_pick(int64_t numel, int64_t s, int64_t from)
 {
-    if (numel * (int64_t)sizeof(float) < HBN_STREAM_BYTES)
+    if (numel * (int64_t)sizeof(float) < from || s < 16)
         return NULL;
 #if HBN_X86
     if (stream_cap >= HBN_KERNEL_ISA_AVX512 && __builtin_cpu_supports("avx512f"))
@@ -405,119 +461,107 @@ static void stream_fence(void)
 
 /* ---- S > 1: groups of channels ------------------------------------------------------------- */
 
-/* The running shifted sums of one channel. */
-typedef struct hbn_sums {
-    float fsd[HBN_LANES];  /* float lane partials of d = x - shift since the last move */
-    float fsq[HBN_LANES];  /* and of d * d */
-    double sd[HBN_LANES];  /* lane sums moved to double */
-    double sq[HBN_LANES];
-    double tsd;            /* runs shorter than HBN_LANES, summed in double */
-    double tsq;
-    int64_t pending;       /* values in the float partials */
-    float shift;
-} hbn_sums;
+/* Sixteen float lanes as one value, for the statistics' sums: GCC keeps them in registers and
+ * lowers each operation to what the clone has (one AVX-512 register, two AVX2 ones, four SSE2
+ * ones). The same sums written as `omp simd` loops over float arrays left the lanes in memory
+ * and added them up one by one (measured 2.1x slower on (64, 256, 14, 14)). Passed by address:
+ * a vector argument's ABI would differ between the clones. */
+typedef float hbn_f16 __attribute__((vector_size(64)));
+typedef float hbn_f8 __attribute__((vector_size(32)));
+typedef float hbn_f4 __attribute__((vector_size(16)));
 
-static void sums_init(hbn_sums *acc, float shift)
+/* The 16 values at P (any alignment) into *V. */
+HBN_INLINE void f16_load(hbn_f16 *v, const float *p)
 {
-    for (int l = 0; l < HBN_LANES; l++) {
-        acc->fsd[l] = acc->fsq[l] = 0.0f;
-        acc->sd[l] = acc->sq[l] = 0.0;
-    }
-    acc->tsd = acc->tsq = 0.0;
-    acc->pending = 0;
-    acc->shift = shift;
+    memcpy(v, p, sizeof *v);
 }
 
-/* Moves the float partials of ACC to its double lanes. */
-HBN_INLINE void sums_move(hbn_sums *acc)
+/* The sum of the lanes of *V, halves added pairwise. */
+HBN_INLINE float f16_sum(const hbn_f16 *v)
 {
-#pragma omp simd
-    for (int l = 0; l < HBN_LANES; l++) {
-        acc->sd[l] += (double)acc->fsd[l];
-        acc->sq[l] += (double)acc->fsq[l];
-        acc->fsd[l] = acc->fsq[l] = 0.0f;
-    }
-    acc->pending = 0;
+    const hbn_f8 a = __builtin_shufflevector(*v, *v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                     __builtin_shufflevector(*v, *v, 8, 9, 10, 11, 12, 13, 14, 15);
+    const hbn_f4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) +
+                     __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
-/* Adds the LEN (HBN_LANES..HBN_FLUSH) contiguous values at P to the float partials of ACC: pairs
- * of lane vectors, one vector, then the last HBN_LANES values once more with the lanes already
- * counted masked off. Prefetches the same span at PF (the next row's run, so that a row's jump
- * never waits on memory). */
-HBN_INLINE void sums_block(hbn_sums *acc, const float *p, int64_t len, const float *pf)
-{
-    const float k = acc->shift;
-    float s0[HBN_LANES] = {0.0f}, s1[HBN_LANES] = {0.0f};
-    float q0[HBN_LANES] = {0.0f}, q1[HBN_LANES] = {0.0f};
-    int64_t i = 0;
-    for (; i + 2 * HBN_LANES <= len; i += 2 * HBN_LANES) {
-        __builtin_prefetch(pf + i, 0, HBN_PREFETCH_L2);
-        __builtin_prefetch(pf + i + HBN_LANES, 0, HBN_PREFETCH_L2);
-#pragma omp simd
-        for (int l = 0; l < HBN_LANES; l++) {
-            float d0 = p[i + l] - k, d1 = p[i + HBN_LANES + l] - k;
-            s0[l] += d0;
-            s1[l] += d1;
-            q0[l] += d0 * d0;
-            q1[l] += d1 * d1;
-        }
-    }
-    if (i + HBN_LANES <= len) {
-#pragma omp simd
-        for (int l = 0; l < HBN_LANES; l++) {
-            float d = p[i + l] - k;
-            s0[l] += d;
-            q0[l] += d * d;
-        }
-        i += HBN_LANES;
-    }
-    if (i < len) {
-        const float *mask = tail_mask + (len - i), *t = p + len - HBN_LANES;
-#pragma omp simd
-        for (int l = 0; l < HBN_LANES; l++) {
-            float d = (t[l] - k) * mask[l];
-            s1[l] += d;
-            q1[l] += d * d;
-        }
-    }
-#pragma omp simd
-    for (int l = 0; l < HBN_LANES; l++) {
-        acc->fsd[l] += s0[l] + s1[l];
-        acc->fsq[l] += q0[l] + q1[l];
-    }
-    acc->pending += len;
-    if (acc->pending >= HBN_FLUSH)
-        sums_move(acc);
-}
-
-/* Adds the LEN contiguous values at P to ACC (see sums_block; PF likewise), in blocks of at most
- * HBN_FLUSH values, none shorter than HBN_LANES; a run shorter than that in double. */
-HBN_INLINE void sums_run(hbn_sums *acc, const float *p, int64_t len, const float *pf)
+/* Adds to *SD the sum of d = x - K and to *SQ the sum of d * d over the LEN contiguous values at
+ * P: float lanes over blocks of at most HBN_FLUSH values (none shorter than 16), each block's
+ * lanes added up and moved to double; a run shorter than 16 in double. Prefetches the same span
+ * at PF (the next row's run, so that a row's jump never waits on memory). */
+HBN_INLINE void plane_sums(const float *p, int64_t len, float k, const float *pf, double *sd,
+                           double *sq)
 {
     if (len < HBN_LANES) {
+        double a = 0.0;
+        double b = 0.0;
         for (int64_t i = 0; i < len; i++) {
-            double d = (double)p[i] - (double)acc->shift;
-            acc->tsd += d;
-            acc->tsq += d * d;
+            double d = (double)p[i] - (double)k;
+            a += d;
+            b += d * d;
         }
+        *sd += a;
+        *sq += b;
         return;
     }
     for (int64_t off = 0; off < len;) {
-        int64_t b = min64(HBN_FLUSH, len - off);
-        if (len - off - b > 0 && len - off - b < HBN_LANES)
-            b -= HBN_LANES;
-        sums_block(acc, p + off, b, pf + off);
-        off += b;
+        int64_t bl = min64(HBN_FLUSH, len - off);
+        if (len - off - bl > 0 && len - off - bl < HBN_LANES)
+            bl -= HBN_LANES;
+        const float *q = p + off, *qf = pf + off;
+        hbn_f16 s0 = {0.0f}, s1 = {0.0f}, q0 = {0.0f}, q1 = {0.0f}, v0, v1;
+        int64_t i = 0;
+        for (; i + 2 * HBN_LANES <= bl; i += 2 * HBN_LANES) {
+            __builtin_prefetch(qf + i, 0, HBN_PREFETCH_L2);
+            __builtin_prefetch(qf + i + HBN_LANES, 0, HBN_PREFETCH_L2);
+            f16_load(&v0, q + i);
+            f16_load(&v1, q + i + HBN_LANES);
+            v0 -= k;
+            v1 -= k;
+            s0 += v0;
+            s1 += v1;
+            q0 += v0 * v0;
+            q1 += v1 * v1;
+        }
+        if (i + HBN_LANES <= bl) {
+            f16_load(&v0, q + i);
+            v0 -= k;
+            s0 += v0;
+            q0 += v0 * v0;
+            i += HBN_LANES;
+        }
+        if (i < bl) { /* the last 16 values again, the lanes already counted masked off */
+            f16_load(&v0, q + bl - HBN_LANES);
+            f16_load(&v1, tail_mask + (bl - i));
+            v0 = (v0 - k) * v1;
+            s1 += v0;
+            q1 += v0 * v0;
+        }
+        s0 += s1;
+        q0 += q1;
+        *sd += (double)f16_sum(&s0);
+        *sq += (double)f16_sum(&q0);
+        off += bl;
     }
 }
 
-/* Adds one row of W consecutive planes of S values at ROW to ACC[0..W), prefetching the same
- * span at NEXT (the next row). */
+/* The running sums of a group of channels: for channel j, the shift K[j] (near the channel's
+ * mean), and the sums SD[j] of d = x - K[j] and SQ[j] of d * d (in the caller's MEAN and VAR
+ * until group_end turns them into moments). */
+typedef struct hbn_sums {
+    float *k;
+    double *sd;
+    double *sq;
+} hbn_sums;
+
+/* Adds one row of W consecutive planes of S values at ROW to ACC's channels [0, W),
+ * prefetching the same span at NEXT (the next row). */
 HBN_INLINE void row_sums(const float *row, const float *next, int64_t s, int64_t w,
-                         hbn_sums *acc)
+                         const hbn_sums *acc)
 {
     for (int64_t j = 0; j < w; j++)
-        sums_run(&acc[j], row + j * s, s, next + j * s);
+        plane_sums(row + j * s, s, acc->k[j], next + j * s, &acc->sd[j], &acc->sq[j]);
 }
 
 /* Normalizes one row of W consecutive planes of S values from ROW into OUT with MAPS (see
@@ -526,14 +570,13 @@ HBN_INLINE void row_sums(const float *row, const float *next, int64_t s, int64_t
 HBN_INLINE void row_apply(const float *row, float *out, float *next_out, int64_t s, int64_t w,
                           const hbn_maps *maps, hbn_probe *pr, hbn_stream_fn stream, bool px)
 {
+    if (stream != NULL) {
+        hbn_stream_probe sp = stream(row, out, w, s, maps);
+        pr->tail |= sp.bits;
+        pr->ytail += sp.sum;
+        return;
+    }
     for (int64_t j = 0; j < w; j++) {
-        if (stream != NULL) {
-            hbn_stream_probe sp =
-                stream(row + j * s, out + j * s, s, maps->hi[j], maps->a[j], maps->b[j]);
-            pr->tail |= sp.bits;
-            pr->ytail += sp.sum;
-            continue;
-        }
         if (next_out != NULL)
             for (int64_t k = 0; k < s; k += HBN_LANES)
                 __builtin_prefetch(next_out + j * s + k, 1, HBN_PREFETCH_L2);
@@ -557,7 +600,7 @@ typedef struct hbn_sweep {
     bool probe_x;         /* probe the inputs it normalizes (eval; train's statistics did) */
     const float *xs;
     int64_t w_sum;
-    hbn_sums *acc;
+    const hbn_sums *acc;
 } hbn_sweep;
 
 /* Runs SW; reports what the normalization read and wrote (see hbn_probe; the statistics' own
@@ -583,21 +626,9 @@ HBN_HOT static hbn_kernel_check group_sweep(const hbn_sweep *sw, int64_t n, int6
     return probe_check(&pr);
 }
 
-/* Fits *MEAN, *VAR to the finished sums of ACC over M values (see moments_finish). */
-static hbn_fit sums_finish(const hbn_sums *acc, double m, double *mean, double *var)
-{
-    double sd = acc->tsd;
-    double sq = acc->tsq;
-    for (int l = 0; l < HBN_LANES; l++) {
-        sd += acc->sd[l] + (double)acc->fsd[l];
-        sq += acc->sq[l] + (double)acc->fsq[l];
-    }
-    return moments_finish(sd, sq, acc->shift, m, mean, var);
-}
-
-/* Starts the sums of the W channels whose plane 0 is at X, each shifted by the mean of its first
- * (at most HBN_PILOT) values, rounded to float. */
-static void group_begin(const float *x, int64_t s, int64_t w, hbn_sums *acc)
+/* Starts ACC's sums of the W channels whose plane 0 is at X, each shifted by the mean of its
+ * first (at most HBN_PILOT) values, rounded to float. */
+static void group_begin(const float *x, int64_t s, int64_t w, const hbn_sums *acc)
 {
     int64_t len = min64(s, HBN_PILOT);
     for (int64_t j = 0; j < w; j++) {
@@ -605,39 +636,32 @@ static void group_begin(const float *x, int64_t s, int64_t w, hbn_sums *acc)
 #pragma omp simd reduction(+ : sum)
         for (int64_t k = 0; k < len; k++)
             sum += (double)x[j * s + k];
-        sums_init(&acc[j], (float)(sum / (double)len));
+        acc->k[j] = (float)(sum / (double)len);
+        acc->sd[j] = acc->sq[j] = 0.0;
     }
 }
 
-/* Turns the finished sums ACC[0..W) of the channels whose plane 0 is at X into MEAN[W], VAR[W],
- * retrying a channel whose shift was too far from its mean and falling back to the exact path.
- * Returns false when a value is not finite. */
-static bool group_end(const float *x, int64_t n, int64_t c, int64_t s, int64_t w, hbn_sums *acc,
-                      double *mean, double *var)
+/* Turns ACC's finished sums of the W channels whose plane 0 is at X, kept in MEAN[W] and VAR[W],
+ * into their moments, retrying a channel whose shift was too far from its mean and falling back
+ * to the exact path. Returns false when a value is not finite. */
+static bool group_end(const float *x, int64_t n, int64_t c, int64_t s, int64_t w,
+                      const hbn_sums *acc, double *mean, double *var)
 {
     const double m = (double)n * (double)s;
     for (int64_t j = 0; j < w; j++) {
-        hbn_fit fit = sums_finish(&acc[j], m, &mean[j], &var[j]);
+        hbn_fit fit = moments_finish(mean[j], var[j], acc->k[j], m, &mean[j], &var[j]);
         if (fit == HBN_FIT_RETRY) { /* once more, shifted by the mean just found */
-            hbn_sweep once = {NULL, NULL, 0, NULL, NULL, false, x + j * s, 1, &acc[j]};
-            sums_init(&acc[j], (float)mean[j]);
+            float k = (float)mean[j];
+            hbn_sums one = {&k, &mean[j], &var[j]};
+            hbn_sweep once = {NULL, NULL, 0, NULL, NULL, false, x + j * s, 1, &one};
+            mean[j] = var[j] = 0.0;
             (void)group_sweep(&once, n, c, s);
-            fit = sums_finish(&acc[j], m, &mean[j], &var[j]);
+            fit = moments_finish(mean[j], var[j], k, m, &mean[j], &var[j]);
         }
         if (fit != HBN_FIT_OK && !moments_exact(x + j * s, n, s, c * s, &mean[j], &var[j]))
             return false;
     }
     return true;
-}
-
-/* Statistics of the W (<= HBN_GROUP_MAX) channels whose plane 0 is at X, alone, in ACC[W]. */
-static bool group_stats(const float *x, int64_t n, int64_t c, int64_t s, int64_t w,
-                        hbn_sums *acc, double *mean, double *var)
-{
-    hbn_sweep sw = {NULL, NULL, 0, NULL, NULL, false, x, w, acc};
-    group_begin(x, s, w, acc);
-    (void)group_sweep(&sw, n, c, s);
-    return group_end(x, n, c, s, w, acc, mean, var);
 }
 
 /* Channels per group: as many as fit HBN_GROUP_BYTES of input, at least 1. */
@@ -651,11 +675,17 @@ static int64_t group_width(int64_t n, int64_t s)
 static bool planes_stats(const float *x, int64_t n, int64_t c, int64_t s, double *mean,
                          double *var)
 {
-    int64_t g = group_width(n, s);
-    hbn_sums acc[HBN_GROUP_MAX];
-    for (int64_t j0 = 0; j0 < c; j0 += g)
-        if (!group_stats(x + j0 * s, n, c, s, min64(g, c - j0), acc, mean + j0, var + j0))
+    const int64_t g = group_width(n, s);
+    float k[HBN_GROUP_MAX];
+    for (int64_t j0 = 0; j0 < c; j0 += g) {
+        const int64_t w = min64(g, c - j0);
+        const hbn_sums acc = {k, mean + j0, var + j0};
+        hbn_sweep sw = {NULL, NULL, 0, NULL, NULL, false, x + j0 * s, w, &acc};
+        group_begin(sw.xs, s, w, &acc);
+        (void)group_sweep(&sw, n, c, s);
+        if (!group_end(sw.xs, n, c, s, w, &acc, mean + j0, var + j0))
             return false;
+    }
     return true;
 }
 
@@ -667,24 +697,29 @@ static hbn_kernel_check planes_train(const float *x, float *y, int64_t n, int64_
                                      double *mean, double *var)
 {
     const int64_t g = group_width(n, s);
-    const hbn_stream_fn stream = stream_pick(n * c * s);
-    hbn_sums acc[HBN_GROUP_MAX];
+    const hbn_stream_fn stream = stream_pick(n * c * s, s, HBN_STREAM_TRAIN_BYTES);
+    float k[HBN_GROUP_MAX];
     hbn_maps maps;
     hbn_kernel_check out = HBN_KERNEL_FINITE;
-    bool ok = group_stats(x, n, c, s, min64(g, c), acc, mean, var);
+    const hbn_sums first = {k, mean, var};
+    hbn_sweep sw0 = {NULL, NULL, 0, NULL, NULL, false, x, min64(g, c), &first};
+    group_begin(x, s, sw0.w_sum, &first);
+    (void)group_sweep(&sw0, n, c, s);
+    bool ok = group_end(x, n, c, s, sw0.w_sum, &first, mean, var);
     for (int64_t j0 = 0; ok && j0 < c; j0 += g) {
         const int64_t w = min64(g, c - j0);
         const int64_t j1 = j0 + w;
         const int64_t w1 = j1 < c ? min64(g, c - j1) : 0;
+        const hbn_sums acc = {k, mean + j1, var + j1};
         maps_fill(&maps, w, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
                   bias != NULL ? bias + j0 : NULL);
         hbn_sweep sw = {x + j0 * s, y + j0 * s, w,   &maps, stream, false,
-                        w1 > 0 ? x + j1 * s : NULL, w1, acc};
+                        w1 > 0 ? x + j1 * s : NULL, w1, &acc};
         if (w1 > 0)
-            group_begin(sw.xs, s, w1, acc);
+            group_begin(sw.xs, s, w1, &acc);
         out = check_worse(out, group_sweep(&sw, n, c, s));
         if (w1 > 0)
-            ok = group_end(sw.xs, n, c, s, w1, acc, mean + j1, var + j1);
+            ok = group_end(sw.xs, n, c, s, w1, &acc, mean + j1, var + j1);
     }
     if (stream != NULL)
         stream_fence();
@@ -695,7 +730,7 @@ static hbn_kernel_check planes_normalize(const float *x, float *y, int64_t n, in
                                          int64_t s, const double *mean, const double *var,
                                          double eps, const float *weight, const float *bias)
 {
-    const hbn_stream_fn stream = stream_pick(n * c * s);
+    const hbn_stream_fn stream = stream_pick(n * c * s, s, HBN_STREAM_BYTES);
     hbn_maps maps;
     hbn_kernel_check out = HBN_KERNEL_FINITE;
     for (int64_t j0 = 0; j0 < c; j0 += HBN_CHUNK) {

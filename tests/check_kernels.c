@@ -39,6 +39,14 @@ static const shape shapes[] = {
  * that runs start unaligned and end with a partial vector. */
 #define STREAMED {2, 3, 700001}
 
+/* Streamed rows of many planes, where vectors straddle two planes with different maps: train
+ * streams outputs from 3 MiB, normalization from 16 MiB. Planes of 17 values (nearly every
+ * vector straddles), of exactly 16, long odd ones, 300 planes of 225 per row (over 16 MiB: both
+ * kernels stream), and planes of 9, shorter than a vector (not streamed: a vector would straddle
+ * three). */
+static const shape streamed_planes[] = {
+    {400, 120, 17}, {400, 123, 16}, {8, 40, 2501}, {64, 300, 225}, {600, 150, 9}};
+
 static float *alloc_floats(int64_t n)
 {
     float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
@@ -276,6 +284,50 @@ START_TEST(streamed_output_matches_reference)
     free(x);
     free(w);
     free(b);
+}
+END_TEST
+
+/* Streamed rows of planes compute what the others do, and bit for bit what the ordinary stores
+ * write (the baseline cap; the fixture's cap is restored to the widest after). */
+START_TEST(streamed_planes_match_reference)
+{
+    shape sh = streamed_planes[_i];
+    int64_t m = numel(sh);
+    float *x = alloc_floats(m), *y = alloc_floats(m), *z = alloc_floats(m);
+    float *w = alloc_floats(sh.c), *b = alloc_floats(sh.c);
+    double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
+    double *mean2 = alloc_doubles(sh.c), *var2 = alloc_doubles(sh.c);
+
+    fill_channels(x, sh, 131u + (uint32_t)_i, 0.0);
+    fill_affine(w, b, sh.c);
+    check_train(x, sh, 1e-5, w, b);
+    ck_assert_int_eq(hbn_kernel_train(x, y, sh.n, sh.c, sh.s, 1e-5, w, b, mean, var),
+                     HBN_KERNEL_FINITE);
+    check_normalize(x, sh, mean, var, 1e-5, w, b);
+    ck_assert_int_eq(hbn_kernel_normalize(x, z, sh.n, sh.c, sh.s, mean, var, 1e-5, w, b),
+                     HBN_KERNEL_FINITE);
+    hbn_kernel_cap_streams(HBN_KERNEL_ISA_BASELINE);
+    float *y2 = alloc_floats(m), *z2 = alloc_floats(m);
+    ck_assert_int_eq(hbn_kernel_train(x, y2, sh.n, sh.c, sh.s, 1e-5, w, b, mean2, var2),
+                     HBN_KERNEL_FINITE);
+    ck_assert_int_eq(hbn_kernel_normalize(x, z2, sh.n, sh.c, sh.s, mean, var, 1e-5, w, b),
+                     HBN_KERNEL_FINITE);
+    hbn_kernel_cap_streams(HBN_KERNEL_ISA_AVX512);
+    ck_assert_mem_eq(y2, y, (size_t)m * sizeof *y);
+    ck_assert_mem_eq(z2, z, (size_t)m * sizeof *z);
+    ck_assert_mem_eq(mean2, mean, (size_t)sh.c * sizeof *mean);
+    ck_assert_mem_eq(var2, var, (size_t)sh.c * sizeof *var);
+    free(x);
+    free(y);
+    free(z);
+    free(y2);
+    free(z2);
+    free(w);
+    free(b);
+    free(mean);
+    free(var);
+    free(mean2);
+    free(var2);
 }
 END_TEST
 
@@ -686,6 +738,7 @@ static void add_streamed_tests(Suite *suite, const char *name, void (*setup)(voi
 
     tcase_add_checked_fixture(tc, setup, streams_widest);
     tcase_add_test(tc, streamed_output_matches_reference);
+    tcase_add_loop_test(tc, streamed_planes_match_reference, 0, COUNT_OF(streamed_planes));
     tcase_add_loop_test(tc, non_finite_inputs_are_reported, 2 * 3 * POSITIONS,
                         3 * 3 * POSITIONS);
     tcase_add_loop_test(tc, overflowing_output_is_reported, s * POSITIONS, (s + 1) * POSITIONS);
@@ -706,6 +759,7 @@ Suite *hbn_kernels_suite(void)
     tc = tcase_create("normalize");
     tcase_add_loop_test(tc, normalize_matches_reference, 0, COUNT_OF(shapes));
     tcase_add_test(tc, streamed_output_matches_reference);
+    tcase_add_loop_test(tc, streamed_planes_match_reference, 0, COUNT_OF(streamed_planes));
     suite_add_tcase(suite, tc);
     tc = tcase_create("awkward_data");
     tcase_add_loop_test(tc, large_mean_keeps_accuracy, 0, COUNT_OF(awkward_shapes));
