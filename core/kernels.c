@@ -495,16 +495,23 @@ HBN_INLINE float f16_sum(const hbn_f16 *v)
 HBN_INLINE void plane_sums(const float *p, int64_t len, float k, const float *pf, double *sd,
                            double *sq)
 {
-    if (len < HBN_LANES) {
-        double a = 0.0;
-        double b = 0.0;
-        for (int64_t i = 0; i < len; i++) {
-            double d = (double)p[i] - (double)k;
-            a += d;
-            b += d * d;
+    if (len < HBN_LANES) { /* two chains of adds: a plane of 9 is otherwise all latency */
+        double a0 = 0.0, a1 = 0.0, b0 = 0.0, b1 = 0.0;
+        int64_t i = 0;
+        for (; i + 2 <= len; i += 2) {
+            double d0 = (double)p[i] - (double)k, d1 = (double)p[i + 1] - (double)k;
+            a0 += d0;
+            a1 += d1;
+            b0 += d0 * d0;
+            b1 += d1 * d1;
         }
-        *sd += a;
-        *sq += b;
+        if (i < len) {
+            double d = (double)p[i] - (double)k;
+            a0 += d;
+            b0 += d * d;
+        }
+        *sd += a0 + a1;
+        *sq += b0 + b1;
         return;
     }
     for (int64_t off = 0; off < len;) {
