@@ -45,7 +45,8 @@ hbn_kernel_check hbn_kernel_train(const float *x, float *y, int64_t n, int64_t c
                                   double eps, const float *weight, const float *bias,
                                   double *mean, double *var);
 
-/* Instruction sets of the hand-written non-temporal store loops (outputs of 16 MiB and more). */
+/* Instruction sets of the hand-written non-temporal store loops (outputs of 16 MiB and more; in
+ * train, of 3 MiB and more). */
 typedef enum hbn_kernel_isa {
     HBN_KERNEL_ISA_BASELINE, /* ordinary stores, as for smaller outputs */
     HBN_KERNEL_ISA_AVX2,
