@@ -1,13 +1,14 @@
 /* kernels.c: the batch-norm numerics of kernels.h over a row-major (N, C, S) view. Knows nothing
  * of layers, slots or requests; no allocation (scratch is on the stack, < 32 KiB), one thread.
- * S > 1: groups of channels small enough to stay in L2, read in memory order; in train one sweep
- * normalizes a group while it gathers the next group's statistics; large outputs are written
- * with non-temporal stores. S == 1: rows, vectorised across channels. Statistics: sums of
- * d = x - shift (shift near the channel mean) in float lanes over at most HBN_FLUSH values, then
- * in double, so a large mean costs no accuracy; a shift found too far from the mean is retried
- * once, and an overflow or a non-finite value sends the channel to an exact double path, which
- * also decides finiteness. Normalization probes what it writes (and, in eval, what it reads), so
- * an output that overflows float32 is reported as such. */
+ * Planes (S > 1): groups of channels small enough to stay in L2, read in memory order; in train
+ * one sweep normalizes a group while it gathers the next group's statistics; large outputs are
+ * written with non-temporal stores. Rows (S == 1, and short planes viewed as C * S columns):
+ * vectorised across a row. Statistics: sums of d = x - shift (shift near the channel mean) in
+ * float lanes over at most HBN_FLUSH values, then in double, so a large mean costs no accuracy;
+ * a shift found too far from the mean is retried once, and an overflow or a non-finite value
+ * sends the channel to an exact double path, which also decides finiteness. Normalization probes
+ * what it writes (and, in eval, what it reads), so an output that overflows float32 is reported
+ * as such. */
 #include "core/kernels.h"
 
 #include <math.h>
@@ -40,9 +41,11 @@ enum {
     HBN_GROUP_BYTES = 1 << 18,     /* input bytes per group: well inside a 1 MiB L2 */
     HBN_GROUP_RUN = 1 << 13,       /* bytes a group's row should span at least (group_width) */
     HBN_GROUP_BYTES_MAX = 1 << 19, /* input bytes per group widened for such rows, at most */
-    HBN_CHUNK = 1024,              /* channels per stack-resident chunk (S == 1, normalization) */
-    HBN_ROWS = 32,                 /* rows summed in float before moving to double (S == 1) */
-    HBN_PILOT_ROWS = 16,           /* rows whose mean gives a column its first shift (S == 1) */
+    HBN_CHUNK = 1024,              /* maps per stack-resident chunk (columns of rows, channels) */
+    HBN_SMALL_PLANE = 64,          /* planes shorter than this may run as columns of rows */
+    HBN_SMALL_COLS = 512,          /* columns per chunk of their statistics */
+    HBN_ROWS = 32,                 /* rows summed in float before moving to double (columns) */
+    HBN_PILOT_ROWS = 16,           /* rows whose mean gives a column its first shift (columns) */
     HBN_PREFETCH_L2 = 2,           /* __builtin_prefetch locality: into L2, not L1 */
 };
 
@@ -123,18 +126,22 @@ typedef struct hbn_maps {
     float b[HBN_CHUNK];
 } hbn_maps;
 
-/* Fills maps [0, W) of MAPS from MEAN[W], VAR[W] and WEIGHT[W], BIAS[W] (either may be NULL), in
- * double: a = weight / sqrt(var + eps). */
-static void maps_fill(hbn_maps *maps, int64_t w, const double *mean, const double *var,
-                      double eps, const float *weight, const float *bias)
+/* Fills maps [0, W * REP) of MAPS from MEAN[W], VAR[W] and WEIGHT[W], BIAS[W] (either may be
+ * NULL), in double: a = weight / sqrt(var + eps); channel j's map REP times from j * REP (one per
+ * column of a small plane, see rows_normalize). */
+static void maps_fill(hbn_maps *maps, int64_t w, int64_t rep, const double *mean,
+                      const double *var, double eps, const float *weight, const float *bias)
 {
     for (int64_t j = 0; j < w; j++) {
         double scale = (weight != NULL ? (double)weight[j] : 1.0) / sqrt(var[j] + eps);
         double m = mean[j];
         float hi = fabs(m) <= 0x1p100 ? (float)m : 0.0f;
-        maps->hi[j] = hi;
-        maps->a[j] = (float)scale;
-        maps->b[j] = (float)((bias != NULL ? (double)bias[j] : 0.0) - (m - (double)hi) * scale);
+        float b = (float)((bias != NULL ? (double)bias[j] : 0.0) - (m - (double)hi) * scale);
+        for (int64_t r = j * rep; r < (j + 1) * rep; r++) {
+            maps->hi[r] = hi;
+            maps->a[r] = (float)scale;
+            maps->b[r] = b;
+        }
     }
 }
 
@@ -726,7 +733,7 @@ static hbn_kernel_check planes_train(const float *x, float *y, int64_t n, int64_
         const int64_t j1 = j0 + w;
         const int64_t w1 = j1 < c ? min64(g, c - j1) : 0;
         const hbn_sums acc = {k, mean + j1, var + j1};
-        maps_fill(&maps, w, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
+        maps_fill(&maps, w, 1, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
                   bias != NULL ? bias + j0 : NULL);
         hbn_sweep sw = {x + j0 * s, y + j0 * s, w,   &maps, stream, false,
                         w1 > 0 ? x + j1 * s : NULL, w1, &acc};
@@ -750,7 +757,7 @@ static hbn_kernel_check planes_normalize(const float *x, float *y, int64_t n, in
     hbn_kernel_check out = HBN_KERNEL_FINITE;
     for (int64_t j0 = 0; j0 < c; j0 += HBN_CHUNK) {
         int64_t w = min64(HBN_CHUNK, c - j0);
-        maps_fill(&maps, w, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
+        maps_fill(&maps, w, 1, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
                   bias != NULL ? bias + j0 : NULL);
         hbn_sweep sw = {x + j0 * s, y + j0 * s, w, &maps, stream, true, NULL, 0, NULL};
         out = check_worse(out, group_sweep(&sw, n, c, s));
@@ -760,7 +767,21 @@ static hbn_kernel_check planes_normalize(const float *x, float *y, int64_t n, in
     return out;
 }
 
-/* ---- S == 1: rows of C channels ------------------------------------------------------------ */
+/* ---- S == 1, and short planes: rows of C * S columns ------------------------------------- */
+
+/* Planes shorter than a few vectors spend most of their per-plane loops in tails and reductions.
+ * Viewed as the rows of an (N, C * S) tensor they run through the S == 1 kernels, vectorised
+ * across a row: each column's moments over N values, then each channel's from its S columns;
+ * normalization repeats a channel's map over its columns. That costs a little per column, so it
+ * pays where a column has enough values: N >= S (measured train, planes vs columns:
+ * (128, 64, 3, 3) 165 vs 19 us, (64, 256, 4, 4) 146 vs 70, (64, 128, 6, 6) 176 vs 104,
+ * (256, 32, 8, 8) 195 vs 137; but (4, 256, 4, 4) 12 vs 31, (8, 512, 6, 6) 60 vs 146,
+ * (16, 64, 8, 8) 23 vs 52). */
+static bool as_columns(int64_t n, int64_t s)
+{
+    return s == 1 || (s < HBN_SMALL_PLANE && n >= s);
+}
+
 
 /* Shifts K[W] for columns [0, W) of X (row length C): the mean of the first rows, in float. */
 HBN_HOT static void rows_pilot(const float *x, int64_t n, int64_t c, int64_t w, float *k)
@@ -848,11 +869,41 @@ static bool rows_chunk_stats(const float *x, int64_t n, int64_t c, int64_t w, do
     return true;
 }
 
-static bool rows_stats(const float *x, int64_t n, int64_t c, double *mean, double *var)
+/* Statistics of X (N, C, S) as the columns of its (N, C * S) rows (see as_columns): per chunk
+ * of channels, each column's moments, then channel j's from its S columns of N values each: the
+ * mean of their means, and the mean of their variances plus the variance of their means. */
+static bool rows_stats(const float *x, int64_t n, int64_t c, int64_t s, double *mean,
+                       double *var)
 {
-    for (int64_t j0 = 0; j0 < c; j0 += HBN_CHUNK)
-        if (!rows_chunk_stats(x + j0, n, c, min64(HBN_CHUNK, c - j0), mean + j0, var + j0))
+    if (s == 1) {
+        for (int64_t j0 = 0; j0 < c; j0 += HBN_CHUNK)
+            if (!rows_chunk_stats(x + j0, n, c, min64(HBN_CHUNK, c - j0), mean + j0, var + j0))
+                return false;
+        return true;
+    }
+    const int64_t per = HBN_SMALL_COLS / s;
+    double cm[HBN_SMALL_COLS];
+    double cv[HBN_SMALL_COLS];
+    for (int64_t j0 = 0; j0 < c; j0 += per) {
+        const int64_t w = min64(per, c - j0);
+        if (!rows_chunk_stats(x + j0 * s, n, c * s, w * s, cm, cv))
             return false;
+        for (int64_t j = 0; j < w; j++) {
+            const double *m = cm + j * s, *v = cv + j * s;
+            double mu = 0.0;
+            double within = 0.0;
+            double between = 0.0;
+            for (int64_t k = 0; k < s; k++)
+                mu += m[k];
+            mu /= (double)s;
+            for (int64_t k = 0; k < s; k++) {
+                within += v[k];
+                between += (m[k] - mu) * (m[k] - mu);
+            }
+            mean[j0 + j] = mu;
+            var[j0 + j] = (within + between) / (double)s;
+        }
+    }
     return true;
 }
 
@@ -880,18 +931,20 @@ HBN_HOT static hbn_kernel_check rows_apply(const float *x, float *y, int64_t n, 
     return probe_check(&pr);
 }
 
-/* Normalizes the N rows of X (row length C) into Y, chunk by chunk; PX: see apply_run. */
-static hbn_kernel_check rows_normalize(const float *x, float *y, int64_t n, int64_t c,
+/* Normalizes X (N, C, S) into Y as the N rows of C * S columns (see as_columns), chunk by
+ * chunk of channels, each channel's map repeated over its S columns; PX: see apply_run. */
+static hbn_kernel_check rows_normalize(const float *x, float *y, int64_t n, int64_t c, int64_t s,
                                        const double *mean, const double *var, double eps,
                                        const float *weight, const float *bias, bool px)
 {
+    const int64_t per = HBN_CHUNK / s;
     hbn_maps maps;
     hbn_kernel_check out = HBN_KERNEL_FINITE;
-    for (int64_t j0 = 0; j0 < c; j0 += HBN_CHUNK) {
-        int64_t w = min64(HBN_CHUNK, c - j0);
-        maps_fill(&maps, w, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
+    for (int64_t j0 = 0; j0 < c; j0 += per) {
+        int64_t w = min64(per, c - j0);
+        maps_fill(&maps, w, s, mean + j0, var + j0, eps, weight != NULL ? weight + j0 : NULL,
                   bias != NULL ? bias + j0 : NULL);
-        out = check_worse(out, rows_apply(x + j0, y + j0, n, c, w, &maps, px));
+        out = check_worse(out, rows_apply(x + j0 * s, y + j0 * s, n, c * s, w * s, &maps, px));
     }
     return out;
 }
@@ -921,7 +974,8 @@ bool hbn_kernel_batch_stats(const float *x, int64_t n, int64_t c, int64_t s, dou
     if (n <= 0 || s <= 0)
         return empty_stats(c, mean, var);
     fold_single_channel(c, &n, &s);
-    return s == 1 ? rows_stats(x, n, c, mean, var) : planes_stats(x, n, c, s, mean, var);
+    return as_columns(n, s) ? rows_stats(x, n, c, s, mean, var)
+                            : planes_stats(x, n, c, s, mean, var);
 }
 
 hbn_kernel_check hbn_kernel_normalize(const float *x, float *y, int64_t n, int64_t c, int64_t s,
@@ -933,8 +987,8 @@ hbn_kernel_check hbn_kernel_normalize(const float *x, float *y, int64_t n, int64
     if (n <= 0 || s <= 0)
         return HBN_KERNEL_FINITE;
     fold_single_channel(c, &n, &s);
-    if (s == 1)
-        check = rows_normalize(x, y, n, c, mean, var, eps, weight, bias, true);
+    if (as_columns(n, s))
+        check = rows_normalize(x, y, n, c, s, mean, var, eps, weight, bias, true);
     else
         check = planes_normalize(x, y, n, c, s, mean, var, eps, weight, bias);
     return outputs_verify(check, y, n * c * s);
@@ -951,10 +1005,10 @@ hbn_kernel_check hbn_kernel_train(const float *x, float *y, int64_t n, int64_t c
         return HBN_KERNEL_FINITE;
     }
     fold_single_channel(c, &n, &s);
-    if (s == 1 && !rows_stats(x, n, c, mean, var))
+    if (as_columns(n, s) && !rows_stats(x, n, c, s, mean, var))
         return HBN_KERNEL_INPUT_NON_FINITE;
-    if (s == 1)
-        check = rows_normalize(x, y, n, c, mean, var, eps, weight, bias, false);
+    if (as_columns(n, s))
+        check = rows_normalize(x, y, n, c, s, mean, var, eps, weight, bias, false);
     else
         check = planes_train(x, y, n, c, s, eps, weight, bias, mean, var);
     return outputs_verify(check, y, n * c * s);

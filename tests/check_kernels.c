@@ -25,14 +25,17 @@ typedef struct shape {
     int64_t n, c, s;
 } shape;
 
-/* Shapes of both layouts: S == 1 (rows) and S > 1 (planes). They cover C = 1, N * S = 1,
- * odd sizes, several channel chunks (C > 1024, in both layouts), several channel groups
+/* Shapes of both layouts: S == 1 (rows) and S > 1 (planes), and short planes run as the
+ * columns of rows (N >= S, S < 64: {4, 70, 3}, {33, 16, 2}, {2, 1030, 2} and the last three).
+ * They cover C = 1, N * S = 1, odd sizes, several channel chunks (C > 1024, in both layouts;
+ * short planes: several chunks of channels whose columns share a chunk), several channel groups
  * (C > 32), runs longer than one float flush (S > 512), channels larger than a group's byte
- * budget, odd row counts. */
+ * budget, odd row counts, short planes on both sides of N == S. */
 static const shape shapes[] = {
-    {1, 1, 1},   {1, 4, 1},    {2, 1, 1},     {7, 3, 1},   {17, 33, 1},  {2, 1, 5},
-    {1, 1, 999}, {1, 5, 7},    {3, 5, 7},     {5, 2, 19},  {4, 70, 3},   {9, 7, 300},
-    {3, 2, 40000}, {1000, 1, 1}, {41, 1030, 1}, {33, 16, 2}, {6, 37, 49}, {2, 1030, 2},
+    {1, 1, 1},     {1, 4, 1},    {2, 1, 1},      {7, 3, 1},    {17, 33, 1},  {2, 1, 5},
+    {1, 1, 999},   {1, 5, 7},    {3, 5, 7},      {5, 2, 19},   {4, 70, 3},   {9, 7, 300},
+    {3, 2, 40000}, {1000, 1, 1}, {41, 1030, 1},  {33, 16, 2},  {6, 37, 49},  {2, 1030, 2},
+    {8, 4, 9},     {9, 4, 9},    {64, 300, 16},  {70, 3, 63},
 };
 
 /* An output of more than 16 MiB, which the kernels write with non-temporal stores; S odd, so
@@ -43,9 +46,10 @@ static const shape shapes[] = {
  * streams outputs from 3 MiB, normalization from 16 MiB. Planes of 17 values (nearly every
  * vector straddles), of exactly 16, long odd ones, 300 planes of 225 per row (over 16 MiB: both
  * kernels stream), and planes of 9, shorter than a vector (not streamed: a vector would straddle
- * three). */
+ * three). N < S keeps the short planes off the columns path (see kernels.c, as_columns); their
+ * C > 1024 also spans several chunks of maps. */
 static const shape streamed_planes[] = {
-    {400, 120, 17}, {400, 123, 16}, {8, 40, 2501}, {64, 300, 225}, {600, 150, 9}};
+    {16, 2900, 17}, {15, 3300, 16}, {8, 40, 2501}, {64, 300, 225}, {8, 11000, 9}};
 
 static float *alloc_floats(int64_t n)
 {
@@ -338,9 +342,10 @@ END_TEST
 
 /* ---- awkward data ------------------------------------------------------------------------- */
 
-/* Rows, planes (one channel group), one channel, many rows, several channel groups. */
-static const shape awkward_shapes[] = {{64, 10, 1}, {4, 3, 500},    {1, 1, 4096},
-                                       {300, 40, 1}, {3, 40, 300}};
+/* Rows, planes (one channel group), one channel, many rows, several channel groups, short planes
+ * as columns. */
+static const shape awkward_shapes[] = {{64, 10, 1},  {4, 3, 500},   {1, 1, 4096},
+                                       {300, 40, 1}, {3, 40, 300}, {50, 6, 9}};
 
 /* Mean 100, standard deviation 1: a float sum of squares would miss the variance by ~1e-2. */
 START_TEST(large_mean_keeps_accuracy)
@@ -389,14 +394,14 @@ END_TEST
  * the variance to cancellation (1 + mean^2 / var is ~ 100), so the kernels must shift again. */
 START_TEST(far_first_shift_is_retried)
 {
-    static const shape far[] = {{2, 3, 16384}, {4096, 3, 1}};
+    static const shape far[] = {{2, 3, 16384}, {4096, 3, 1}, {4096, 3, 4}};
     shape sh = far[_i];
     float *x = alloc_floats(numel(sh));
+    const bool planes = _i == 0; /* else rows and columns: the first 16 rows set the shifts */
 
     hbn_test_fill(x, numel(sh), 45u + (uint32_t)_i, 999.0, 1001.0);
-    for (int64_t j = 0; j < sh.c; j++)
-        for (int64_t k = 0; k < (sh.s > 1 ? 256 : 16); k++)
-            x[sh.s > 1 ? j * sh.s + k : k * sh.c + j] -= 1000.0f;
+    for (int64_t k = 0; k < (planes ? sh.c * 256 : 16 * sh.c * sh.s); k++)
+        x[planes ? k / 256 * sh.s + k % 256 : k] -= 1000.0f;
     check_train(x, sh, 1e-5, NULL, NULL);
     free(x);
 }
@@ -444,8 +449,8 @@ END_TEST
  * in double), short rows and odd sizes, whose vector loops mask their partial vectors. */
 START_TEST(reads_stay_inside_the_tensor)
 {
-    static const shape small[] = {{1, 2, 7}, {3, 5, 7}, {2, 1, 5}, {7, 3, 1}, {1, 4, 1},
-                                  {5, 2, 19}, {2, 3, 17}};
+    static const shape small[] = {{1, 2, 7}, {3, 5, 7},   {2, 1, 5}, {7, 3, 1},
+                                  {1, 4, 1}, {5, 2, 19}, {2, 3, 17}, {8, 3, 5}};
     shape sh = small[_i / 2];
     long page = sysconf(_SC_PAGESIZE);
     size_t bytes = (size_t)numel(sh) * sizeof(float), span = 3 * (size_t)page;
@@ -521,10 +526,10 @@ END_TEST
 
 /* ---- outputs that overflow float32 ------------------------------------------------------- */
 
-/* Layouts of the overflow tests: rows, planes in one channel group, and planes written with
- * non-temporal stores, one channel per group (an overflow in an early group, a NaN in a late
- * one). */
-static const shape overflow_layouts[] = {{33, 17, 1}, {5, 3, 301}, STREAMED};
+/* Layouts of the overflow tests: rows, planes in one channel group, short planes as columns, and
+ * planes written with non-temporal stores, one channel per group (an overflow in an early group,
+ * a NaN in a late one). */
+static const shape overflow_layouts[] = {{33, 17, 1}, {5, 3, 301}, {40, 5, 9}, STREAMED};
 
 /* X (N, C, S) of SH with values in [-1, 1] except one outlier 1e6 at AT, and gains W[C] of 1
  * except FLT_MAX / 4 in the outlier's channel: with mean 0 / var 1, or the batch's statistics,
@@ -678,13 +683,12 @@ END_TEST
 /* ---- non-finite inputs -------------------------------------------------------------------- */
 
 /* Poisons X (N, C, S) with NaN, +Inf or -Inf (_i % 3) at one of the positions of position
- * (_i / 3 % POSITIONS), in rows, planes or planes written with non-temporal stores
- * (_i / (3 * POSITIONS)): every kernel must report it. */
+ * (_i / 3 % POSITIONS), in the layouts of the overflow tests (_i / (3 * POSITIONS)): every kernel
+ * must report it. */
 START_TEST(non_finite_inputs_are_reported)
 {
-    static const shape layouts[] = {{33, 17, 1}, {5, 3, 301}, STREAMED};
     const float poison[] = {NAN, INFINITY, -INFINITY};
-    shape sh = layouts[_i / (3 * POSITIONS)];
+    shape sh = overflow_layouts[_i / (3 * POSITIONS)];
     int64_t m = numel(sh);
     float *x = alloc_floats(m), *y = alloc_floats(m);
     double *mean = alloc_doubles(sh.c), *var = alloc_doubles(sh.c);
@@ -739,12 +743,12 @@ static void streams_widest(void)
 static void add_streamed_tests(Suite *suite, const char *name, void (*setup)(void))
 {
     TCase *tc = tcase_create(name);
-    int s = COUNT_OF(overflow_layouts) - 1; /* STREAMED is the last layout of each table */
+    int s = COUNT_OF(overflow_layouts) - 1; /* STREAMED is the last layout */
 
     tcase_add_checked_fixture(tc, setup, streams_widest);
     tcase_add_test(tc, streamed_output_matches_reference);
-    tcase_add_loop_test(tc, non_finite_inputs_are_reported, 2 * 3 * POSITIONS,
-                        3 * 3 * POSITIONS);
+    tcase_add_loop_test(tc, non_finite_inputs_are_reported, s * 3 * POSITIONS,
+                        (s + 1) * 3 * POSITIONS);
     tcase_add_loop_test(tc, overflowing_output_is_reported, s * POSITIONS, (s + 1) * POSITIONS);
     tcase_add_loop_test(tc, non_finite_input_outranks_overflow, s * POSITIONS,
                         (s + 1) * POSITIONS);
@@ -768,15 +772,16 @@ Suite *hbn_kernels_suite(void)
     tc = tcase_create("awkward_data");
     tcase_add_loop_test(tc, large_mean_keeps_accuracy, 0, COUNT_OF(awkward_shapes));
     tcase_add_loop_test(tc, unrepresentative_start_keeps_accuracy, 0, COUNT_OF(awkward_shapes));
-    tcase_add_loop_test(tc, far_first_shift_is_retried, 0, 2);
+    tcase_add_loop_test(tc, far_first_shift_is_retried, 0, 3);
     tcase_add_test(tc, far_first_shift_is_retried_exactly);
     tcase_add_loop_test(tc, float_partials_are_moved_to_double, 0, 2);
-    tcase_add_loop_test(tc, reads_stay_inside_the_tensor, 0, 14);
+    tcase_add_loop_test(tc, reads_stay_inside_the_tensor, 0, 16);
     tcase_add_loop_test(tc, huge_values_are_finite, 0, COUNT_OF(awkward_shapes));
     tcase_add_loop_test(tc, constant_channels_have_zero_variance, 0, COUNT_OF(awkward_shapes));
     suite_add_tcase(suite, tc);
     tc = tcase_create("non_finite");
-    tcase_add_loop_test(tc, non_finite_inputs_are_reported, 0, 3 * 3 * POSITIONS);
+    tcase_add_loop_test(tc, non_finite_inputs_are_reported, 0,
+                        COUNT_OF(overflow_layouts) * 3 * POSITIONS);
     suite_add_tcase(suite, tc);
     tc = tcase_create("overflow");
     tcase_add_loop_test(tc, overflowing_output_is_reported, 0,
