@@ -1,12 +1,13 @@
 /* bench_core.c: times core/'s forward on one thread and prints tables; a program, not a test
  * (built by `make`, never run by `make check`; tests/bench/run_core_bench.sh sets it beside
- * PyTorch). Per shape: hbn_layer_forward + hbn_layer_apply_update in train mode, the eval-mode
- * forward and a same-size memcpy, interleaved so that all three see the same machine noise;
- * medians in microseconds, effective GB/s (bytes read + written). Then the OpenBLAS experiment:
- * per-channel sums via cblas_sgemv x ones, both moments via cblas_dsdot, versus the kernels.
- * Then the bandwidth floor: a read pass and a map pass alone, the memory traffic of a train
- * without its arithmetic, and a minimal fused train, beside the copy and hbn_kernel_train (what
- * the train-bandwidth target asks of the kernels).
+ * PyTorch). Per shape (the issue's five; for the forward also two with short planes):
+ * hbn_layer_forward + hbn_layer_apply_update in train mode, the eval-mode forward and a
+ * same-size memcpy, interleaved so that all three see the same machine noise; medians in
+ * microseconds, effective GB/s (bytes read + written). Then the OpenBLAS experiment: per-channel
+ * sums via cblas_sgemv x ones, both moments via cblas_dsdot, versus the kernels. Then the
+ * bandwidth floor: a read pass and a map pass alone, the memory traffic of a train without its
+ * arithmetic, and a minimal fused train, beside the copy and hbn_kernel_train (what the
+ * train-bandwidth target asks of the kernels).
  * Usage: bench_core [--quick] [--forward | --blas | --floor]   (--quick: a tenth of the time) */
 #include <cblas.h>
 #include <stdio.h>
@@ -32,6 +33,14 @@ static const bench_shape shapes[] = {
     {"(32,64,56,56)", 4, {32, 64, 56, 56}},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+/* Forward only, beside the issue's five: short planes as in CIFAR ResNets' last stages, which
+ * the kernels run as the columns of rows. */
+static const bench_shape extra_shapes[] = {
+    {"(128,64,3,3)", 4, {128, 64, 3, 3}},
+    {"(64,512,4,4)", 4, {64, 512, 4, 4}},
+};
+#define NEXTRA ((int)(sizeof extra_shapes / sizeof extra_shapes[0]))
 
 static double budget_us = 1.5e6; /* per shape and measurement group */
 static volatile double sink;     /* keeps results alive */
@@ -584,6 +593,8 @@ int main(int argc, char **argv)
                "train_us", "eval_us", "copy_us", "train_GB", "eval_GB", "copy_GB", "tr/copy");
         for (int i = 0; i < NSHAPES; i++)
             forward_row(&shapes[i]);
+        for (int i = 0; i < NEXTRA; i++)
+            forward_row(&extra_shapes[i]);
     }
     if (blas) {
         printf("# OpenBLAS %s (OPENBLAS_CORETYPE=%s): per-channel sums via cblas_sgemv x ones\n",

@@ -11,7 +11,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-SHAPES = [(32, 64), (256, 1024), (8, 16, 32, 32), (64, 256, 14, 14), (32, 64, 56, 56)]
+SHAPES = [(32, 64), (256, 1024), (8, 16, 32, 32), (64, 256, 14, 14), (32, 64, 56, 56),
+          (128, 64, 3, 3), (64, 512, 4, 4)]  # the last two: bench_core's extra_shapes
 
 
 def label(shape):
