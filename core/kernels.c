@@ -34,29 +34,30 @@
 #define HBN_INLINE static inline __attribute__((always_inline))
 
 enum {
-    HBN_LANES = 16,                /* float lanes of the partial sums (one AVX-512 register) */
-    HBN_FLUSH = 512,               /* values summed in float lanes before moving to double */
-    HBN_PILOT = 256,               /* values whose mean gives a channel its first shift */
-    HBN_GROUP_MAX = 32,            /* channels per group (S > 1) */
-    HBN_GROUP_BYTES = 1 << 18,     /* input bytes per group: well inside a 1 MiB L2 */
-    HBN_GROUP_RUN = 1 << 13,       /* bytes a group's row should span at least (group_width) */
-    HBN_GROUP_BYTES_MAX = 1 << 19, /* input bytes per group widened for such rows, at most */
-    HBN_CHUNK = 1024,              /* maps per stack-resident chunk (columns of rows, channels) */
-    HBN_SMALL_PLANE = 64,          /* planes shorter than this may run as columns of rows */
-    HBN_SMALL_COLS = 512,          /* columns per chunk of their statistics */
-    HBN_ROWS = 32,                 /* rows summed in float before moving to double (columns) */
-    HBN_PILOT_ROWS = 16,           /* rows whose mean gives a column its first shift (columns) */
-    HBN_PREFETCH_L2 = 2,           /* __builtin_prefetch locality: into L2, not L1 */
+    HBN_LANES = 16,                  /* float lanes of the partial sums (one AVX-512 register) */
+    HBN_FLUSH = 512,                 /* values summed in float lanes before moving to double */
+    HBN_PILOT = 256,                 /* values whose mean gives a channel its first shift */
+    HBN_GROUP_MAX = 32,              /* channels per group (planes) */
+    HBN_GROUP_BYTES = 1 << 18,       /* input bytes per group: well inside a 1 MiB L2 */
+    HBN_GROUP_RUN = 1 << 13,         /* bytes a group's row should span at least (group_width) */
+    HBN_GROUP_BYTES_MAX = 1 << 19,   /* input bytes per group widened for such rows, at most */
+    HBN_CHUNK = 1024,                /* maps per stack-resident chunk (channels, or columns) */
+    HBN_COLUMNS_STATS = 32,          /* planes shorter than this may get statistics as columns */
+    HBN_COLUMNS_APPLY_VALUES = 1 << 20, /* and be normalized as columns below this size */
+    HBN_SMALL_COLS = 512,            /* columns per chunk of their statistics */
+    HBN_ROWS = 32,                   /* rows summed in float before moving to double (columns) */
+    HBN_PILOT_ROWS = 16,             /* rows whose mean gives a column its first shift (columns) */
+    HBN_PREFETCH_L2 = 2,             /* __builtin_prefetch locality: into L2, not L1 */
 };
 
-/* Outputs from these sizes on are written with non-temporal stores (S > 1): they cannot stay in
- * cache anyway, and a store that skips reading its line first halves the write traffic
- * (measured 1.3-1.5x faster on (32, 64, 56, 56); slower on cache-sized outputs). Train streams
- * from a smaller size: its stores would also evict the channel group that the sweep reads a
- * second time from L2 (measured with ordinary vs non-temporal stores: 3.2 MB outputs 42-46 % vs
- * 49-53 % of a copy's bandwidth, 6.4 MB 41-65 % vs 60-86 %, (64, 256, 14, 14) 47-50 % vs
- * 76-82 %; 2.1 MB 41-46 % vs 35-39 %). Normalization alone gained nothing from streaming
- * 6.4 MB outputs (111-127 % vs 88-104 %). */
+/* Outputs from these sizes on are written with non-temporal stores (on the planes' path, planes
+ * of at least 16 values: stream_pick): they cannot stay in cache anyway, and a store that skips
+ * reading its line first halves the write traffic (measured 1.3-1.5x faster on
+ * (32, 64, 56, 56); slower on cache-sized outputs). Train streams from a smaller size: its stores
+ * would also evict the channel group that the sweep reads a second time from L2 (measured with
+ * ordinary vs non-temporal stores: 3.2 MB outputs 42-46 % vs 49-53 % of a copy's bandwidth,
+ * 6.4 MB 41-65 % vs 60-86 %, (64, 256, 14, 14) 47-50 % vs 76-82 %; 2.1 MB 41-46 % vs 35-39 %).
+ * Normalization alone gained nothing from streaming 6.4 MB outputs (111-127 % vs 88-104 %). */
 #define HBN_STREAM_BYTES ((int64_t)16 << 20)
 #define HBN_STREAM_TRAIN_BYTES ((int64_t)3 << 20)
 
@@ -772,14 +773,26 @@ static hbn_kernel_check planes_normalize(const float *x, float *y, int64_t n, in
 /* Planes shorter than a few vectors spend most of their per-plane loops in tails and reductions.
  * Viewed as the rows of an (N, C * S) tensor they run through the S == 1 kernels, vectorised
  * across a row: each column's moments over N values, then each channel's from its S columns;
- * normalization repeats a channel's map over its columns. That costs a little per column, so it
- * pays where a column has enough values: N >= S (measured train, planes vs columns:
- * (128, 64, 3, 3) 165 vs 19 us, (64, 256, 4, 4) 146 vs 70, (64, 128, 6, 6) 176 vs 104,
- * (256, 32, 8, 8) 195 vs 137; but (4, 256, 4, 4) 12 vs 31, (8, 512, 6, 6) 60 vs 146,
- * (16, 64, 8, 8) 23 vs 52). */
-static bool as_columns(int64_t n, int64_t s)
+ * normalization repeats a channel's map over its columns. The statistics cost a little per
+ * column, so they pay where a column has enough values and planes are short: N >= S, S < 32
+ * (measured train, planes vs columns: (128, 64, 3, 3) 111 vs 15 us, (64, 256, 4, 4) 148 vs 77,
+ * (512, 512, 4, 4) 7.6 vs 3.6 ms, (256, 1024, 5, 5) 6.6 vs 5.5 ms; but (4, 256, 4, 4) 12 vs 31 us,
+ * (8, 512, 6, 6) 60 vs 146, (256, 512, 7, 7) 5.2 vs 5.7 ms). Normalization alone pays for
+ * planes shorter than a vector, which the planes' loops run scalar ((1024, 256, 3, 3) 1.6 vs
+ * 0.8 ms), and for planes the statistics would take as columns while the tensor is small: in a
+ * large one the chunks of columns are short runs far apart, and columns never stream (eval,
+ * planes vs columns: (64, 256, 4, 4) 36 vs 29 us, (64, 512, 4, 4) 70 vs 60; (256, 512, 4, 4)
+ * 287 vs 417, (512, 512, 4, 4) 0.8 vs 1.6 ms). */
+/* Whether train and the batch statistics view X (N, C, S) as columns (see above). */
+static bool stats_as_columns(int64_t n, int64_t s)
 {
-    return s == 1 || (s < HBN_SMALL_PLANE && n >= s);
+    return s == 1 || (s < HBN_COLUMNS_STATS && n >= s);
+}
+
+/* Whether normalization alone views X (N, C, S) as columns (see above). */
+static bool apply_as_columns(int64_t n, int64_t c, int64_t s)
+{
+    return s < HBN_LANES || (s < HBN_COLUMNS_STATS && n * c * s < HBN_COLUMNS_APPLY_VALUES);
 }
 
 
@@ -850,6 +863,8 @@ static bool rows_chunk_stats(const float *x, int64_t n, int64_t c, int64_t w, do
     float k[HBN_CHUNK];
     bool retry = false;
     double m = (double)n;
+    if (w <= 0) /* none: also shows GCC that K is written before rows_sums reads it */
+        return true;
     rows_pilot(x, n, c, w, k);
     rows_sums(x, n, c, w, k, mean, var);
     for (int64_t j = 0; j < w; j++)
@@ -869,9 +884,9 @@ static bool rows_chunk_stats(const float *x, int64_t n, int64_t c, int64_t w, do
     return true;
 }
 
-/* Statistics of X (N, C, S) as the columns of its (N, C * S) rows (see as_columns): per chunk
- * of channels, each column's moments, then channel j's from its S columns of N values each: the
- * mean of their means, and the mean of their variances plus the variance of their means. */
+/* Statistics of X (N, C, S) as the columns of its (N, C * S) rows (see stats_as_columns): per
+ * chunk of channels, each column's moments, then channel j's from its S columns of N values each:
+ * the mean of their means, and the mean of their variances plus the variance of their means. */
 static bool rows_stats(const float *x, int64_t n, int64_t c, int64_t s, double *mean,
                        double *var)
 {
@@ -931,7 +946,7 @@ HBN_HOT static hbn_kernel_check rows_apply(const float *x, float *y, int64_t n, 
     return probe_check(&pr);
 }
 
-/* Normalizes X (N, C, S) into Y as the N rows of C * S columns (see as_columns), chunk by
+/* Normalizes X (N, C, S) into Y as the N rows of C * S columns (see stats_as_columns), chunk by
  * chunk of channels, each channel's map repeated over its S columns; PX: see apply_run. */
 static hbn_kernel_check rows_normalize(const float *x, float *y, int64_t n, int64_t c, int64_t s,
                                        const double *mean, const double *var, double eps,
@@ -974,8 +989,8 @@ bool hbn_kernel_batch_stats(const float *x, int64_t n, int64_t c, int64_t s, dou
     if (n <= 0 || s <= 0)
         return empty_stats(c, mean, var);
     fold_single_channel(c, &n, &s);
-    return as_columns(n, s) ? rows_stats(x, n, c, s, mean, var)
-                            : planes_stats(x, n, c, s, mean, var);
+    return stats_as_columns(n, s) ? rows_stats(x, n, c, s, mean, var)
+                                  : planes_stats(x, n, c, s, mean, var);
 }
 
 hbn_kernel_check hbn_kernel_normalize(const float *x, float *y, int64_t n, int64_t c, int64_t s,
@@ -987,7 +1002,7 @@ hbn_kernel_check hbn_kernel_normalize(const float *x, float *y, int64_t n, int64
     if (n <= 0 || s <= 0)
         return HBN_KERNEL_FINITE;
     fold_single_channel(c, &n, &s);
-    if (as_columns(n, s))
+    if (apply_as_columns(n, c, s))
         check = rows_normalize(x, y, n, c, s, mean, var, eps, weight, bias, true);
     else
         check = planes_normalize(x, y, n, c, s, mean, var, eps, weight, bias);
@@ -1005,9 +1020,9 @@ hbn_kernel_check hbn_kernel_train(const float *x, float *y, int64_t n, int64_t c
         return HBN_KERNEL_FINITE;
     }
     fold_single_channel(c, &n, &s);
-    if (as_columns(n, s) && !rows_stats(x, n, c, s, mean, var))
+    if (stats_as_columns(n, s) && !rows_stats(x, n, c, s, mean, var))
         return HBN_KERNEL_INPUT_NON_FINITE;
-    if (as_columns(n, s))
+    if (stats_as_columns(n, s))
         check = rows_normalize(x, y, n, c, s, mean, var, eps, weight, bias, false);
     else
         check = planes_train(x, y, n, c, s, eps, weight, bias, mean, var);

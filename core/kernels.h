@@ -35,9 +35,10 @@ hbn_kernel_check hbn_kernel_normalize(const float *x, float *y, int64_t n, int64
                                       const double *mean, const double *var, double eps,
                                       const float *weight, const float *bias);
 
-/* Train-mode forward in one sweep: computes MEAN[C] and biased VAR[C] of X as
- * hbn_kernel_batch_stats does and normalizes X into Y with them as hbn_kernel_normalize does,
- * working channel by channel while the channel's data is hot in cache (for S > 1). Y may equal X.
+/* Train-mode forward: computes MEAN[C] and biased VAR[C] of X as hbn_kernel_batch_stats does and
+ * normalizes X into Y with them as hbn_kernel_normalize does, for planes of S >= 32 values (or
+ * N < S) in one sweep, working on groups of channels while their data is hot in cache. Y may
+ * equal X.
  * Returns HBN_KERNEL_INPUT_NON_FINITE when a value of X is not finite (everything then
  * unspecified), else HBN_KERNEL_OUTPUT_NON_FINITE when a value of Y is not (MEAN, VAR and every
  * value of Y are then written: the caller can find which), else HBN_KERNEL_FINITE. */
@@ -45,8 +46,8 @@ hbn_kernel_check hbn_kernel_train(const float *x, float *y, int64_t n, int64_t c
                                   double eps, const float *weight, const float *bias,
                                   double *mean, double *var);
 
-/* Instruction sets of the hand-written non-temporal store loops (outputs of 16 MiB and more; in
- * train, of 3 MiB and more). */
+/* Instruction sets of the hand-written non-temporal store loops (outputs in planes of at least
+ * 16 values: from 16 MiB, in train from 3 MiB; see core/kernels.c). */
 typedef enum hbn_kernel_isa {
     HBN_KERNEL_ISA_BASELINE, /* ordinary stores, as for smaller outputs */
     HBN_KERNEL_ISA_AVX2,

@@ -1,5 +1,6 @@
 /* check_kernels.c: Check suite of core/kernels.c. Every kernel is compared with plain double
- * reference loops written here, across both layouts (S == 1 rows, S > 1 planes), C = 1, odd
+ * reference loops written here, across its paths (S == 1 rows, S > 1 planes, short planes as
+ * the columns of rows, planes streamed with non-temporal stores), C = 1, odd
  * sizes, several channel groups and chunks, N * S = 1; plus in-place use, NULL weight/bias,
  * data with mean 100 / std 1, the paths for awkward data (a first block far from the mean, values
  * near FLT_MAX, constant channels, large values followed by small ones), reads that stay inside
@@ -45,11 +46,11 @@ static const shape shapes[] = {
 /* Streamed rows of many planes, where vectors straddle two planes with different maps: train
  * streams outputs from 3 MiB, normalization from 16 MiB. Planes of 17 values (nearly every
  * vector straddles), of exactly 16, long odd ones, 300 planes of 225 per row (over 16 MiB: both
- * kernels stream), and planes of 9, shorter than a vector (not streamed: a vector would straddle
- * three). N < S keeps the short planes off the columns path (see kernels.c, as_columns); their
- * C > 1024 also spans several chunks of maps. */
-static const shape streamed_planes[] = {
-    {16, 2900, 17}, {15, 3300, 16}, {8, 40, 2501}, {64, 300, 225}, {8, 11000, 9}};
+ * kernels stream), 1100 channels over 16 MiB (normalization streams two chunks of maps), and
+ * planes of 9, shorter than a vector (not streamed: a vector would straddle three). N < S keeps
+ * the short planes off the columns path (see kernels.c, stats_as_columns). */
+static const shape streamed_planes[] = {{16, 2900, 17},  {15, 3300, 16}, {8, 40, 2501},
+                                        {64, 300, 225},  {4, 1100, 1000}, {8, 11000, 9}};
 
 static float *alloc_floats(int64_t n)
 {
@@ -304,27 +305,39 @@ static void forward_capped(hbn_kernel_isa isa, const float *x, shape sh, const f
     hbn_kernel_cap_streams(HBN_KERNEL_ISA_AVX512);
 }
 
+/* N floats at a 64-byte boundary, and 15 more (so that OFF in [0, 15] shifts a tensor of N). */
+static float *alloc_lines(int64_t n)
+{
+    float *p = aligned_alloc(64, ((size_t)n * sizeof *p + 15 * sizeof *p + 63) / 64 * 64);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
 /* Streamed rows of planes compute what the others do: the widest against the reference, and the
- * AVX2 and AVX-512 streams bit for bit what the ordinary stores (the baseline cap) write. */
+ * AVX2 and AVX-512 streams bit for bit what the ordinary stores (the baseline cap) write, with
+ * the outputs at 0, 1 and 15 floats past a 64-byte boundary (where a row's plain head ends). */
 START_TEST(streamed_planes_match_reference)
 {
     shape sh = streamed_planes[_i];
     int64_t m = numel(sh);
     float *x = alloc_floats(m), *w = alloc_floats(sh.c), *b = alloc_floats(sh.c);
-    float *y[2] = {alloc_floats(m), alloc_floats(m)}, *z[2] = {alloc_floats(m), alloc_floats(m)};
+    float *y[2] = {alloc_floats(m), alloc_lines(m)}, *z[2] = {alloc_floats(m), alloc_lines(m)};
     double *mean[2] = {alloc_doubles(sh.c), alloc_doubles(sh.c)};
     double *var[2] = {alloc_doubles(sh.c), alloc_doubles(sh.c)};
     const hbn_kernel_isa streams[] = {HBN_KERNEL_ISA_AVX2, HBN_KERNEL_ISA_AVX512};
+    const int offsets[] = {0, 1, 15};
 
     fill_channels(x, sh, 131u + (uint32_t)_i, 0.0);
     fill_affine(w, b, sh.c);
     check_train(x, sh, 1e-5, w, b);
     forward_capped(HBN_KERNEL_ISA_BASELINE, x, sh, w, b, y[0], z[0], mean[0], var[0]);
     check_normalize(x, sh, mean[0], var[0], 1e-5, w, b);
-    for (int k = 0; k < COUNT_OF(streams); k++) {
-        forward_capped(streams[k], x, sh, w, b, y[1], z[1], mean[1], var[1]);
-        ck_assert_mem_eq(y[1], y[0], (size_t)m * sizeof *y[0]);
-        ck_assert_mem_eq(z[1], z[0], (size_t)m * sizeof *z[0]);
+    for (int k = 0; k < COUNT_OF(streams) * COUNT_OF(offsets); k++) {
+        float *yk = y[1] + offsets[k % COUNT_OF(offsets)];
+        float *zk = z[1] + offsets[k % COUNT_OF(offsets)];
+        forward_capped(streams[k / COUNT_OF(offsets)], x, sh, w, b, yk, zk, mean[1], var[1]);
+        ck_assert_mem_eq(yk, y[0], (size_t)m * sizeof *y[0]);
+        ck_assert_mem_eq(zk, z[0], (size_t)m * sizeof *z[0]);
         ck_assert_mem_eq(mean[1], mean[0], (size_t)sh.c * sizeof *mean[0]);
         ck_assert_mem_eq(var[1], var[0], (size_t)sh.c * sizeof *var[0]);
     }
@@ -394,7 +407,7 @@ END_TEST
  * the variance to cancellation (1 + mean^2 / var is ~ 100), so the kernels must shift again. */
 START_TEST(far_first_shift_is_retried)
 {
-    static const shape far[] = {{2, 3, 16384}, {4096, 3, 1}, {4096, 3, 4}};
+    static const shape far[] = {{2, 3, 16384}, {4096, 3, 1}, {65536, 3, 4}};
     shape sh = far[_i];
     float *x = alloc_floats(numel(sh));
     const bool planes = _i == 0; /* else rows and columns: the first 16 rows set the shifts */
@@ -449,8 +462,8 @@ END_TEST
  * in double), short rows and odd sizes, whose vector loops mask their partial vectors. */
 START_TEST(reads_stay_inside_the_tensor)
 {
-    static const shape small[] = {{1, 2, 7}, {3, 5, 7},   {2, 1, 5}, {7, 3, 1},
-                                  {1, 4, 1}, {5, 2, 19}, {2, 3, 17}, {8, 3, 5}};
+    static const shape small[] = {{1, 2, 7}, {3, 5, 7},   {2, 1, 5},  {7, 3, 1}, {1, 4, 1},
+                                  {5, 2, 19}, {2, 3, 17}, {8, 3, 5}, {5, 4, 5}};
     shape sh = small[_i / 2];
     long page = sysconf(_SC_PAGESIZE);
     size_t bytes = (size_t)numel(sh) * sizeof(float), span = 3 * (size_t)page;
@@ -641,13 +654,15 @@ static void assert_large_finite(const float *y, int64_t m)
             ck_abort_msg("y[%lld] = %g", (long long)k, (double)y[k]);
 }
 
-/* Loop index: layout (rows with a partial vector, rows of one scalar chunk, short planes, planes
- * of whole vectors, streamed planes). Outputs between FLT_MAX / 4 and 3 FLT_MAX / 4, all
- * positive, are finite although their sum overflows float32 (which the kernels' probe sums):
- * nothing is reported, by either kernel. */
+/* Loop index: layout (rows with a partial vector, rows of one scalar chunk, short planes as
+ * columns, short planes on the planes' path (in train), planes of whole vectors, streamed
+ * planes). Outputs between
+ * FLT_MAX / 4 and 3 FLT_MAX / 4, all positive, are finite although their sum overflows float32
+ * (which the kernels' probe sums): nothing is reported, by either kernel. */
 START_TEST(large_finite_outputs_are_finite)
 {
-    static const shape layouts[] = {{64, 20, 1}, {4, 2, 1}, {2, 2, 2}, {1, 2, 32}, STREAMED};
+    static const shape layouts[] = {{64, 20, 1}, {4, 2, 1},  {2, 2, 2},
+                                    {1, 2, 7},   {1, 2, 32}, STREAMED};
     shape sh = layouts[_i];
     int64_t m = numel(sh);
     float *x = alloc_floats(m), *y = alloc_floats(m);
@@ -752,7 +767,7 @@ static void add_streamed_tests(Suite *suite, const char *name, void (*setup)(voi
     tcase_add_loop_test(tc, overflowing_output_is_reported, s * POSITIONS, (s + 1) * POSITIONS);
     tcase_add_loop_test(tc, non_finite_input_outranks_overflow, s * POSITIONS,
                         (s + 1) * POSITIONS);
-    tcase_add_loop_test(tc, large_finite_outputs_are_finite, 4, 5);
+    tcase_add_loop_test(tc, large_finite_outputs_are_finite, 5, 6);
     suite_add_tcase(suite, tc);
 }
 
@@ -775,7 +790,7 @@ Suite *hbn_kernels_suite(void)
     tcase_add_loop_test(tc, far_first_shift_is_retried, 0, 3);
     tcase_add_test(tc, far_first_shift_is_retried_exactly);
     tcase_add_loop_test(tc, float_partials_are_moved_to_double, 0, 2);
-    tcase_add_loop_test(tc, reads_stay_inside_the_tensor, 0, 16);
+    tcase_add_loop_test(tc, reads_stay_inside_the_tensor, 0, 18);
     tcase_add_loop_test(tc, huge_values_are_finite, 0, COUNT_OF(awkward_shapes));
     tcase_add_loop_test(tc, constant_channels_have_zero_variance, 0, COUNT_OF(awkward_shapes));
     suite_add_tcase(suite, tc);
@@ -788,7 +803,7 @@ Suite *hbn_kernels_suite(void)
                         POSITIONS * COUNT_OF(overflow_layouts));
     tcase_add_loop_test(tc, non_finite_input_outranks_overflow, 0,
                         POSITIONS * COUNT_OF(overflow_layouts));
-    tcase_add_loop_test(tc, large_finite_outputs_are_finite, 0, 5);
+    tcase_add_loop_test(tc, large_finite_outputs_are_finite, 0, 6);
     suite_add_tcase(suite, tc);
     add_streamed_tests(suite, "streams_avx2", streams_avx2); /* what AVX2-only CPUs run */
     add_streamed_tests(suite, "streams_baseline", streams_baseline);
