@@ -44,7 +44,7 @@ enum {
     HBN_CHUNK = 1024,                /* maps per stack-resident chunk (channels, or columns) */
     HBN_COLUMNS_STATS = 32,          /* planes shorter than this may get statistics as columns */
     HBN_COLUMNS_APPLY_VALUES = 1 << 20, /* and be normalized as columns below this size */
-    HBN_SMALL_COLS = 512,            /* columns per chunk of their statistics */
+    HBN_COLUMNS_CHUNK = 512,         /* columns per chunk of their statistics */
     HBN_ROWS = 32,                   /* rows summed in float before moving to double (columns) */
     HBN_PILOT_ROWS = 16,             /* rows whose mean gives a column its first shift (columns) */
     HBN_PREFETCH_L2 = 2,             /* __builtin_prefetch locality: into L2, not L1 */
@@ -783,6 +783,7 @@ static hbn_kernel_check planes_normalize(const float *x, float *y, int64_t n, in
  * large one the chunks of columns are short runs far apart, and columns never stream (eval,
  * planes vs columns: (64, 256, 4, 4) 36 vs 29 us, (64, 512, 4, 4) 70 vs 60; (256, 512, 4, 4)
  * 287 vs 417, (512, 512, 4, 4) 0.8 vs 1.6 ms). */
+
 /* Whether train and the batch statistics view X (N, C, S) as columns (see above). */
 static bool stats_as_columns(int64_t n, int64_t s)
 {
@@ -794,7 +795,6 @@ static bool apply_as_columns(int64_t n, int64_t c, int64_t s)
 {
     return s < HBN_LANES || (s < HBN_COLUMNS_STATS && n * c * s < HBN_COLUMNS_APPLY_VALUES);
 }
-
 
 /* Shifts K[W] for columns [0, W) of X (row length C): the mean of the first rows, in float. */
 HBN_HOT static void rows_pilot(const float *x, int64_t n, int64_t c, int64_t w, float *k)
@@ -896,9 +896,9 @@ static bool rows_stats(const float *x, int64_t n, int64_t c, int64_t s, double *
                 return false;
         return true;
     }
-    const int64_t per = HBN_SMALL_COLS / s;
-    double cm[HBN_SMALL_COLS];
-    double cv[HBN_SMALL_COLS];
+    const int64_t per = HBN_COLUMNS_CHUNK / s;
+    double cm[HBN_COLUMNS_CHUNK];
+    double cv[HBN_COLUMNS_CHUNK];
     for (int64_t j0 = 0; j0 < c; j0 += per) {
         const int64_t w = min64(per, c - j0);
         if (!rows_chunk_stats(x + j0 * s, n, c * s, w * s, cm, cv))
