@@ -137,10 +137,11 @@ static void maps_fill(hbn_maps *maps, int64_t w, int64_t rep, const double *mean
         double scale = (weight != NULL ? (double)weight[j] : 1.0) / sqrt(var[j] + eps);
         double m = mean[j];
         float hi = fabs(m) <= 0x1p100 ? (float)m : 0.0f;
+        float a = (float)scale;
         float b = (float)((bias != NULL ? (double)bias[j] : 0.0) - (m - (double)hi) * scale);
         for (int64_t r = j * rep; r < (j + 1) * rep; r++) {
             maps->hi[r] = hi;
-            maps->a[r] = (float)scale;
+            maps->a[r] = a;
             maps->b[r] = b;
         }
     }
@@ -681,6 +682,17 @@ static bool group_end(const float *x, int64_t n, int64_t c, int64_t s, int64_t w
     return true;
 }
 
+/* Statistics of the W (<= HBN_GROUP_MAX) channels whose plane 0 is at X, alone, through ACC
+ * (into MEAN[W], VAR[W]; see group_end). */
+static bool group_stats(const float *x, int64_t n, int64_t c, int64_t s, int64_t w,
+                        const hbn_sums *acc, double *mean, double *var)
+{
+    hbn_sweep sw = {NULL, NULL, 0, NULL, NULL, false, x, w, acc};
+    group_begin(x, s, w, acc);
+    (void)group_sweep(&sw, n, c, s);
+    return group_end(x, n, c, s, w, acc, mean, var);
+}
+
 /* Channels per group: as many as fit HBN_GROUP_BYTES of input, at least 1; more where a group's
  * row would then span less than HBN_GROUP_RUN bytes, up to HBN_GROUP_BYTES_MAX: short runs far
  * apart starve the hardware prefetcher (measured: (64, 256, 14, 14) 5 channels of 784 bytes per
@@ -701,12 +713,8 @@ static bool planes_stats(const float *x, int64_t n, int64_t c, int64_t s, double
     const int64_t g = group_width(n, s);
     float k[HBN_GROUP_MAX];
     for (int64_t j0 = 0; j0 < c; j0 += g) {
-        const int64_t w = min64(g, c - j0);
         const hbn_sums acc = {k, mean + j0, var + j0};
-        hbn_sweep sw = {NULL, NULL, 0, NULL, NULL, false, x + j0 * s, w, &acc};
-        group_begin(sw.xs, s, w, &acc);
-        (void)group_sweep(&sw, n, c, s);
-        if (!group_end(sw.xs, n, c, s, w, &acc, mean + j0, var + j0))
+        if (!group_stats(x + j0 * s, n, c, s, min64(g, c - j0), &acc, mean + j0, var + j0))
             return false;
     }
     return true;
@@ -725,10 +733,7 @@ static hbn_kernel_check planes_train(const float *x, float *y, int64_t n, int64_
     hbn_maps maps;
     hbn_kernel_check out = HBN_KERNEL_FINITE;
     const hbn_sums first = {k, mean, var};
-    hbn_sweep sw0 = {NULL, NULL, 0, NULL, NULL, false, x, min64(g, c), &first};
-    group_begin(x, s, sw0.w_sum, &first);
-    (void)group_sweep(&sw0, n, c, s);
-    bool ok = group_end(x, n, c, s, sw0.w_sum, &first, mean, var);
+    bool ok = group_stats(x, n, c, s, min64(g, c), &first, mean, var);
     for (int64_t j0 = 0; ok && j0 < c; j0 += g) {
         const int64_t w = min64(g, c - j0);
         const int64_t j1 = j0 + w;
@@ -1020,11 +1025,11 @@ hbn_kernel_check hbn_kernel_train(const float *x, float *y, int64_t n, int64_t c
         return HBN_KERNEL_FINITE;
     }
     fold_single_channel(c, &n, &s);
-    if (stats_as_columns(n, s) && !rows_stats(x, n, c, s, mean, var))
-        return HBN_KERNEL_INPUT_NON_FINITE;
-    if (stats_as_columns(n, s))
+    if (!stats_as_columns(n, s))
+        check = planes_train(x, y, n, c, s, eps, weight, bias, mean, var);
+    else if (rows_stats(x, n, c, s, mean, var))
         check = rows_normalize(x, y, n, c, s, mean, var, eps, weight, bias, false);
     else
-        check = planes_train(x, y, n, c, s, eps, weight, bias, mean, var);
+        return HBN_KERNEL_INPUT_NON_FINITE;
     return outputs_verify(check, y, n * c * s);
 }

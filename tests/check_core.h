@@ -1,5 +1,5 @@
-/* check_core.h: the Check suites of core/ (one per file, run by check_core.c's main) and the
- * small helpers they share: a layer-state snapshot to prove that failing calls change nothing,
+/* check_core.h: the Check suites of core/ (one per file, run by check_core_main.c's main) and
+ * the small helpers they share: a layer-state snapshot to prove that failing calls change nothing,
  * and deterministic test data. Test-only: nothing in core/ includes it. */
 #ifndef HBN_CHECK_CORE_H
 #define HBN_CHECK_CORE_H

@@ -389,14 +389,20 @@ static void b_update_just_over(call_ctx *cx) /* unbiased 3.42e38 > FLT_MAX */
 {
     set_channel(cx, 1, 1.85e19f, -1.85e19f, 0.0f);
 }
-static void ctx_momentum_null(call_ctx *cx) /* the first batch would replace the slot whole */
+/* A tracking layer with C channels and the given momentum (HAS false: null). */
+static hbn_layer *momentum_layer(int64_t c, bool has, double momentum)
 {
     hbn_config cfg;
 
+    hbn_config_init(&cfg, c);
+    cfg.has_momentum = has;
+    cfg.momentum = momentum;
+    return hbn_test_layer(&cfg);
+}
+static void ctx_momentum_null(call_ctx *cx) /* the first batch would replace the slot whole */
+{
     hbn_layer_free(cx->layer);
-    hbn_config_init(&cfg, 4);
-    cfg.has_momentum = false;
-    cx->layer = hbn_test_layer(&cfg);
+    cx->layer = momentum_layer(4, false, 0.0);
 }
 static void b_update_overflow_null(call_ctx *cx) { ctx_momentum_null(cx); b_update_overflow(cx); }
 static void b_given_update_overflow_null(call_ctx *cx)
@@ -1090,23 +1096,12 @@ END_TEST
 
 /* ---- running statistics ------------------------------------------------------------------- */
 
-/* A tracking layer with C = T_C and the given momentum (HAS false: null). */
-static hbn_layer *momentum_layer(bool has, double momentum)
-{
-    hbn_config cfg;
-
-    hbn_config_init(&cfg, T_C);
-    cfg.has_momentum = has;
-    cfg.momentum = momentum;
-    return hbn_test_layer(&cfg);
-}
-
 /* Momentum null: after k batches the slot is the plain average of the batch means and of the
  * unbiased batch variances, and the count is k. */
 START_TEST(test_momentum_null_average)
 {
     enum { K = 5, N = 6 };
-    hbn_layer *layer = momentum_layer(false, 0.0);
+    hbn_layer *layer = momentum_layer(T_C, false, 0.0);
     float x[N * T_C], y[N * T_C], gm[T_C], gv[T_C];
     double bm[T_C], bv[T_C], sum_m[T_C] = { 0 }, sum_v[T_C] = { 0 };
     int64_t count = -1;
@@ -1138,7 +1133,7 @@ START_TEST(test_momentum_numeric)
 {
     static const double momenta[] = { 0.3, 0.0, 1.0 };
     double f = momenta[_i], bm[T_C], bv[T_C], m1[T_C], v1[T_C];
-    hbn_layer *layer = momentum_layer(true, f);
+    hbn_layer *layer = momentum_layer(T_C, true, f);
     float x[8 * T_C], y[8 * T_C], m0[T_C] = { 0, 0, 0 }, v0[T_C] = { 1, 1, 1 };
     int64_t count = -1;
 
@@ -1160,7 +1155,7 @@ END_TEST
  * missing count is 0, so the first batch replaces the given values. */
 START_TEST(test_given_momentum_null)
 {
-    hbn_layer *layer = momentum_layer(false, 0.0);
+    hbn_layer *layer = momentum_layer(T_C, false, 0.0);
     int64_t shape[2] = { 5, T_C };
     float x[5 * T_C], y[5 * T_C];
     double bm[T_C], bv[T_C], m1[T_C], v1[T_C];
@@ -1200,7 +1195,7 @@ END_TEST
  * in a slot, stay finite and what they were (a factor of 1 / INT64_MAX rounds away in float). */
 START_TEST(test_count_saturates)
 {
-    hbn_layer *layer = momentum_layer(false, 0.0);
+    hbn_layer *layer = momentum_layer(T_C, false, 0.0);
     int64_t shape[2] = { 5, T_C }, count = -1;
     float x[5 * T_C], y[5 * T_C], m[T_C], v[T_C];
     hbn_forward_args args;
@@ -1317,7 +1312,7 @@ END_TEST
 START_TEST(test_apply_composes)
 {
     enum { K = 4, N = 5 };
-    hbn_layer *a = momentum_layer(_i == 1, 0.1), *b = momentum_layer(_i == 1, 0.1);
+    hbn_layer *a = momentum_layer(T_C, _i == 1, 0.1), *b = momentum_layer(T_C, _i == 1, 0.1);
     int64_t shape[2] = { N, T_C };
     float x[K][N * T_C], y[N * T_C], ma[T_C], va[T_C], mb[T_C], vb[T_C];
     hbn_forward_result res[K];

@@ -118,17 +118,24 @@ static int dial(void)
     return fd;
 }
 
+/* Sends LEN bytes at DATA on FD; false once the peer has closed (or reset) the connection. */
+static bool send_or_closed(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = send(fd, data, len, MSG_NOSIGNAL);
+
+        if (k <= 0)
+            return false;
+        data += k;
+        len -= (size_t)k;
+    }
+    return true;
+}
+
+/* Sends the string DATA on FD; fails the test if the peer closes first. */
 static void send_all(int fd, const char *data)
 {
-    size_t n = strlen(data);
-
-    while (n > 0) {
-        ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
-
-        ck_assert_int_gt(k, 0);
-        data += k;
-        n -= (size_t)k;
-    }
+    ck_assert(send_or_closed(fd, data, strlen(data)));
 }
 
 /* Reads one response (head + Content-Length body) into BUF[REPLY_MAX]; returns its status. */
@@ -245,20 +252,6 @@ START_TEST(test_payload_too_large_early)
     ck_assert_ptr_null(strstr(buf, "100 Continue"));
 }
 END_TEST
-
-/* Sends LEN bytes at DATA on FD; false once the peer has closed (or reset) the connection. */
-static bool send_or_closed(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t k = send(fd, data, len, MSG_NOSIGNAL);
-
-        if (k <= 0)
-            return false;
-        data += k;
-        len -= (size_t)k;
-    }
-    return true;
-}
 
 /* A chunked body over the cap is dropped to its end (to answer 413 then), but not forever:
  * 64 MiB further on, the connection is closed, so a client cannot hold a thread by streaming. */

@@ -542,6 +542,10 @@ START_TEST(test_infer_json_forms)
          "\"inputs\":[{\"\\u006eame\":\"inputs\",\"datatype\":\"FP32\",\"shape\":[4,2],"
          "\"data\":" FX_JSON "}]}"},
     };
+    static const struct {
+        const char *sent;   /* the id as JSON text */
+        const char *echoed; /* the id the response must carry */
+    } ids[] = {{"a\\\"b\\u00e9", "a\"b\xc3\xa9"}, {"", ""}};
     double want[8], mean[2] = {0.0, 0.0}, var[2] = {1.0, 1.0};
     float got[8];
     reply r;
@@ -557,18 +561,18 @@ START_TEST(test_infer_json_forms)
     ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(r.json, "id"));
     ck_assert_str_eq(member(member(r.json, "parameters"), "mode")->valuestring, "eval");
     reply_clear(&r);
-    call_json(&r, "POST", "/v2/models/bn/infer",
-              "{\"id\":\"a\\\"b\\u00e9\",\"inputs\":[{\"name\":\"inputs\",\"shape\":[1,2],"
-              "\"datatype\":\"FP32\",\"data\":[1,2]}]}");
-    ck_assert_msg(r.res.http_status == 200, "%s", r.text);
-    ck_assert_str_eq(member(r.json, "id")->valuestring, "a\"b\xc3\xa9");
-    reply_clear(&r);
-    call_json(&r, "POST", "/v2/models/bn/infer",
-              "{\"id\":\"\",\"inputs\":[{\"name\":\"inputs\",\"shape\":[1,2],"
-              "\"datatype\":\"FP32\",\"data\":[1,2]}]}");
-    ck_assert_msg(r.res.http_status == 200, "%s", r.text);
-    ck_assert_str_eq(member(r.json, "id")->valuestring, ""); /* an empty id is an id */
-    reply_clear(&r);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) { /* an empty id is an id too */
+        char req[256];
+
+        snprintf(req, sizeof req,
+                 "{\"id\":\"%s\",\"inputs\":[{\"name\":\"inputs\",\"shape\":[1,2],"
+                 "\"datatype\":\"FP32\",\"data\":[1,2]}]}",
+                 ids[i].sent);
+        call_json(&r, "POST", "/v2/models/bn/infer", req);
+        ck_assert_msg(r.res.http_status == 200, "%s", r.text);
+        ck_assert_str_eq(member(r.json, "id")->valuestring, ids[i].echoed);
+        reply_clear(&r);
+    }
 }
 END_TEST
 

@@ -879,15 +879,13 @@ END_TEST
 START_TEST(test_bad_frozen_count)
 {
     hbn_config cfg;
-    hbn_layer *layer = NULL;
     size_t len = 0;
     uint8_t *buf;
 
     hbn_config_init(&cfg, 2);
     cfg.track_running_stats = false;
     cfg.frozen_stats = true;
-    ck_assert_int_eq(hbn_layer_create("src", &cfg, &layer, NULL), HBN_OK);
-    buf = mutated(layer, "\"hyperbn.num_batches_tracked\":\"[0]\"",
+    buf = mutated(new_layer(&cfg), "\"hyperbn.num_batches_tracked\":\"[0]\"",
                   "\"hyperbn.num_batches_tracked\":\"[1]\"", &len);
     decode_bad(buf, len, NULL, "a frozen_stats layer's slot counts no batches, the state says 1");
     free(buf);

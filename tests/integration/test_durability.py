@@ -338,15 +338,19 @@ class Faults(DataDirCase):
             raise AssertionError("no %s (make builds it)" % FAULTS_BINARY)
         self.faults = os.path.join(self.tmp, "faults")
         self.arm(None)
-        with daemon_binary(FAULTS_BINARY):
-            self.d = self.start("--flush-interval", "0",
-                                env={"HBN_STORAGE_FAULTS": self.faults})
+        self.start_faulty("0")
         self.c = self.d.client()
         self.c.create("bn1", 2)
         r = self.c.put("/v1/layers/bn1/stats/0", {"running_mean": [1, 2],
                                                   "running_var": [3, 4],
                                                   "num_batches_tracked": 5})
         self.assertEqual(r.status, 200, r)
+
+    def start_faulty(self, interval):
+        """Starts the fault-injecting daemon as self.d, flushing every INTERVAL seconds."""
+        with daemon_binary(FAULTS_BINARY):
+            self.d = self.start("--flush-interval", interval,
+                                env={"HBN_STORAGE_FAULTS": self.faults})
 
     def tearDown(self):
         self.c.close()
@@ -477,9 +481,7 @@ class Faults(DataDirCase):
         again" line, whatever the number of failed ticks."""
         self.c.close()
         self.assertEqual(self.d.stop(), 0)
-        with daemon_binary(FAULTS_BINARY):
-            self.d = self.start("--flush-interval", "1",  # the shortest the daemon accepts
-                                env={"HBN_STORAGE_FAULTS": self.faults})
+        self.start_faulty("1")  # the shortest interval the daemon accepts
         self.c = self.d.client()
         _, failed0 = self.persist_counts()
         self.arm("write", "EIO")
